@@ -1,0 +1,280 @@
+//go:build linux
+
+package proc
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
+	"github.com/whippet-agent/whippet/pkg/collect/pfile"
+)
+
+// File names one per-process file.
+type File uint8
+
+// Per-process files.
+const (
+	FileStat File = iota
+	FileStatm
+	FileStatus
+	FileIO
+	FileCmdline
+	FileCgroup
+	numFiles
+)
+
+var fileNames = [numFiles]string{"stat", "statm", "status", "io", "cmdline", "cgroup"}
+
+func (f File) String() string {
+	if f < numFiles {
+		return fileNames[f]
+	}
+	return "unknown"
+}
+
+// Files is a set of Files.
+type Files uint8
+
+// Has reports whether f is in s.
+func (s Files) Has(f File) bool { return s&(1<<f) != 0 }
+
+// FilesOf builds a set.
+func FilesOf(fs ...File) Files {
+	var s Files
+	for _, f := range fs {
+		s |= 1 << f
+	}
+	return s
+}
+
+// DefaultHeld are the files re-read every cycle, worth keeping open.
+var DefaultHeld = FilesOf(FileStat, FileStatus, FileIO)
+
+// DefaultMaxHeld caps held descriptors. Each held procfs fd keeps a struct file and,
+// after its first read, a page-sized seq_file buffer that the kernel charges to the
+// agent's memory cgroup (GFP_KERNEL_ACCOUNT): 4096 fds ≈ 17 MiB of the task's limit.
+const DefaultMaxHeld = 4096
+
+// MaxCmdline bounds how much of a command line is read (the kernel allows up to
+// ARG_MAX, 2 MiB); longer ones are truncated, as the Datadog agent truncates too.
+const MaxCmdline = 32 << 10
+
+// Options configure a Reader.
+type Options struct {
+	// MaxHeld caps the descriptors held open across cycles; 0 means
+	// DefaultMaxHeld, a negative value holds none (open/read/close every time).
+	MaxHeld int
+	// Held is the set of files kept open once read; zero means DefaultHeld.
+	Held Files
+}
+
+// Handle is one process's read state: its pid and the descriptors held for it.
+// The zero Handle with PID set is ready to use; Release it when the process is gone.
+type Handle struct {
+	PID int32
+	fds [numFiles]int32 // fd+1; 0 = not held
+}
+
+// Held reports how many descriptors h holds.
+func (h *Handle) Held() int {
+	n := 0
+	for _, fd := range h.fds {
+		if fd != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Reader reads per-process files under one proc mount. It is not safe for
+// concurrent use: one collector goroutine owns it.
+type Reader struct {
+	procfd  int
+	procDir string
+	path    pfile.Path
+	buf     []byte
+	dents   []byte
+	held    int
+	maxHeld int
+	hold    Files
+}
+
+// NewReader opens the proc mount of root.
+func NewReader(root hostfs.Root, opt Options) (*Reader, error) {
+	var p pfile.Path
+	dir := root.Proc()
+	fd, err := pfile.OpenDir(pfile.AtCWD, p.Str(dir))
+	if err != nil {
+		return nil, fmt.Errorf("open proc dir %s: %w", dir, err)
+	}
+	r := &Reader{procfd: fd, procDir: dir, buf: make([]byte, pfile.MinBuf), dents: make([]byte, 32<<10)}
+	r.maxHeld = opt.MaxHeld
+	if r.maxHeld == 0 {
+		r.maxHeld = DefaultMaxHeld
+	}
+	if r.maxHeld < 0 {
+		r.maxHeld = 0
+	}
+	r.hold = opt.Held
+	if r.hold == 0 {
+		r.hold = DefaultHeld
+	}
+	return r, nil
+}
+
+// Close closes the proc directory. Handles must be Released first to close theirs.
+// Close is idempotent.
+func (r *Reader) Close() error {
+	if r.procfd >= 0 {
+		pfile.Close(r.procfd)
+		r.procfd = -1
+	}
+	return nil
+}
+
+// HeldFDs is the number of descriptors currently held for processes.
+func (r *Reader) HeldFDs() int { return r.held }
+
+// Pids appends the numeric entries of the proc directory to dst[:0].
+func (r *Reader) Pids(dst []int32) ([]int32, error) {
+	dst = dst[:0]
+	err := pfile.Getdents(r.procfd, r.dents, func(name []byte, typ uint8) {
+		if typ != syscall.DT_DIR && typ != syscall.DT_UNKNOWN {
+			return
+		}
+		v, err := parseUint(name)
+		if err != nil || v == 0 || v > 1<<31-1 {
+			return
+		}
+		dst = append(dst, int32(v))
+	})
+	if err != nil {
+		return dst, fmt.Errorf("list %s: %w", r.procDir, err)
+	}
+	return dst, nil
+}
+
+// Read returns the content of file f of h's process, valid until the next call on r.
+// It re-reads a held descriptor with pread, or opens the file and, when f is in the
+// held set and the cap allows, keeps the descriptor for next time.
+//
+// A process that has exited yields ErrGone. Other failures (EACCES on io without
+// CAP_SYS_PTRACE, for every process, every cycle) are returned as the bare
+// syscall.Errno: wrapping here would allocate per process per cycle, so callers
+// count them and wrap with Path only when they log.
+func (r *Reader) Read(h *Handle, f File) ([]byte, error) {
+	single := f != FileCmdline // cmdline is not a seq_file: read it to EOF
+	if fd := h.fds[f]; fd != 0 {
+		b, err := r.readFD(int(fd-1), f, single, true)
+		if err != nil {
+			return nil, r.wrap(h, f, err)
+		}
+		return b, nil
+	}
+	r.path.Reset().Uint(uint64(h.PID)).Str("/").Str(fileNames[f])
+	fd, err := pfile.Open(r.procfd, &r.path)
+	if err != nil {
+		return nil, r.wrap(h, f, err)
+	}
+	b, err := r.readFD(fd, f, single, false)
+	if err == nil && r.hold.Has(f) && r.held < r.maxHeld {
+		h.fds[f] = int32(fd) + 1
+		r.held++
+		return b, nil
+	}
+	pfile.Close(fd)
+	if err != nil {
+		return nil, r.wrap(h, f, err)
+	}
+	return b, nil
+}
+
+func (r *Reader) readFD(fd int, f File, single, positional bool) ([]byte, error) {
+	if f == FileCmdline {
+		return r.readCmdline(fd, positional)
+	}
+	if positional {
+		return pfile.PreadFD(fd, &r.buf, single)
+	}
+	return pfile.ReadFD(fd, &r.buf, single)
+}
+
+// readCmdline reads at most MaxCmdline bytes.
+func (r *Reader) readCmdline(fd int, positional bool) ([]byte, error) {
+	if cap(r.buf) < MaxCmdline {
+		// Grow once to the bound so long command lines never reallocate.
+		r.buf = make([]byte, MaxCmdline)
+	}
+	b := r.buf[:MaxCmdline]
+	n := 0
+	for n < len(b) {
+		var m int
+		var err error
+		if positional {
+			m, err = syscall.Pread(fd, b[n:], int64(n))
+		} else {
+			m, err = syscall.Read(fd, b[n:])
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return b[:n], nil
+}
+
+func (r *Reader) wrap(h *Handle, f File, err error) error {
+	if pfile.IsGone(err) {
+		r.drop(h, f)
+		return ErrGone
+	}
+	return err
+}
+
+// Path is the path of file f of pid, for error messages (it allocates).
+func (r *Reader) Path(pid int32, f File) string {
+	return fmt.Sprintf("%s/%d/%s", r.procDir, pid, f)
+}
+
+// drop closes h's descriptor for f if held.
+func (r *Reader) drop(h *Handle, f File) {
+	if fd := h.fds[f]; fd != 0 {
+		pfile.Close(int(fd - 1))
+		h.fds[f] = 0
+		r.held--
+	}
+}
+
+// Release closes every descriptor held for h.
+func (r *Reader) Release(h *Handle) {
+	for f := File(0); f < numFiles; f++ {
+		r.drop(h, f)
+	}
+}
+
+// IsGone reports whether err means the process no longer exists.
+func IsGone(err error) bool { return errors.Is(err, ErrGone) }
+
+// RaiseNoFileLimit raises the soft RLIMIT_NOFILE to the hard limit, so that held
+// descriptors do not starve the rest of the agent. It returns the new soft limit.
+func RaiseNoFileLimit() (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("getrlimit nofile: %w", err)
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return 0, fmt.Errorf("setrlimit nofile %d: %w", lim.Max, err)
+		}
+	}
+	return lim.Cur, nil
+}
