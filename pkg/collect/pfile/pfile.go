@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package pfile reads kernel pseudo-files (procfs, cgroupfs, sysfs) with the fewest
 // syscalls and no allocations.
 //

@@ -33,7 +33,9 @@ var (
 	errTooShort = errors.New("too few fields")
 )
 
-func perr(file, field string, err error) error { return &ParseError{File: file, Field: field, Err: err} }
+func perr(file, field string, err error) error {
+	return &ParseError{File: file, Field: field, Err: err}
+}
 
 // parseUint parses a decimal unsigned integer, rejecting empty input, non-digits
 // and overflow (a wrapped counter would be reported as a huge rate).

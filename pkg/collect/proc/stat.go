@@ -61,6 +61,9 @@ const (
 // CommBytes returns the comm as a slice of s (no copy).
 func (s *Stat) CommBytes() []byte { return s.Comm[:s.CommLen] }
 
+// CommEqual reports whether the comm equals b, without allocating.
+func (s *Stat) CommEqual(b []byte) bool { return string(s.Comm[:s.CommLen]) == string(b) }
+
 // ParseStat parses the content of /proc/<pid>/stat into s. It keeps nothing of b.
 //
 // comm may contain spaces, parentheses and newlines, so it ends at the LAST ')'

@@ -1,0 +1,73 @@
+# whippet — see README.md. Everything here runs from a fresh clone.
+GO        ?= go
+BIN       := bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+PKGS      := ./...
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+COUNT     ?= 10
+ARGS      ?=
+
+.PHONY: all build run check test test-go test-race setup-test-host bench bench-compare bench-host fuzz lint tools clean
+
+all: build
+
+## build: the agent binary at bin/whippet
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/whippet ./cmd/agent
+
+## run: run whippet on this host (without DD_API_KEY it prints each cycle); ARGS='-interval 5s'
+run: build
+	$(BIN)/whippet run $(ARGS)
+
+## check: one cycle on this host, printed; ARGS='-root testdata/fakehost/v1 -sample 0' for the fixture
+check: build
+	$(BIN)/whippet check $(ARGS)
+
+## test: set this machine up for the kernel/Docker tests (as root, idempotent), then every test
+test: setup-test-host test-go
+
+setup-test-host:
+	@scripts/setup-test-host.sh
+
+test-go:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 $(PKGS)
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd bench && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./... >/dev/null
+
+## test-race: the tests under the race detector
+test-race:
+	$(GO) test -race -count=1 $(PKGS)
+
+## bench: micro benchmarks beside the code
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## bench-compare: side-by-side benchmarks (bench/), COUNT runs each, summarised by benchstat
+bench-compare: tools
+	mkdir -p bench/out
+	cd bench && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) -timeout 60m . | tee out/compare.txt
+	$(BIN)/benchstat bench/out/compare.txt
+
+## fuzz: every Fuzz target for FUZZTIME each
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+## lint: gofmt, go vet, staticcheck
+lint: tools
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet $(PKGS)
+	$(BIN)/staticcheck $(PKGS)
+	cd bench && ../$(BIN)/staticcheck ./...
+
+## tools: staticcheck and benchstat, pinned in tools/go.mod
+tools:
+	cd tools && $(GO) build -o ../$(BIN)/ honnef.co/go/tools/cmd/staticcheck golang.org/x/perf/cmd/benchstat
+
+clean:
+	rm -rf $(BIN) bench/out

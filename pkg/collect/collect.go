@@ -1,0 +1,113 @@
+// Package collect runs one collection cycle of a host into a reused Snapshot: the
+// host-wide counters and every process, with the previous cycle's counters kept
+// beside the current ones so rates need no second lookup.
+//
+// The collector owns the process table. Entries are recycled through a free list
+// and their byte slices keep their capacity, so a cycle over an unchanged host
+// allocates nothing.
+package collect
+
+import (
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/collect/host"
+	"github.com/whippet-agent/whippet/pkg/collect/proc"
+)
+
+// UserHZ is the unit of the tick counters of /proc/<pid>/stat and /proc/stat.
+// It is 100 on every architecture Linux runs ECS on (x86-64, arm64): the kernel
+// exports USER_HZ, not its internal HZ (CONFIG_HZ=250 on this very machine).
+const UserHZ = 100
+
+// UserNames names uids; *passwd.DB implements it.
+type UserNames interface {
+	Lookup(uid uint32) string
+	Refresh() (changed bool, err error)
+}
+
+// Sample is one cycle's counters of a process.
+type Sample struct {
+	Time       time.Time // the cycle's clock (carries the monotonic reading)
+	UTime      uint64    // ticks
+	STime      uint64    // ticks
+	MinFlt     uint64
+	MajFlt     uint64
+	VolCtxt    uint64
+	NonVolCtxt uint64
+	IO         proc.IO
+	HasIO      bool // io was readable (needs ptrace access)
+}
+
+// Process is one live process. Its byte slices are owned by the collector and
+// valid until the next cycle.
+type Process struct {
+	PID       int32
+	PPID      int32
+	StartTime uint64 // ticks after boot: with PID, the process's identity
+	State     byte
+	Kernel    bool // a kernel thread (PF_KTHREAD): no command line, no user memory
+	Comm      []byte
+	Cmdline   []byte // raw /proc/<pid>/cmdline, NUL-separated, bounded by proc.MaxCmdline
+	UID       uint32
+	User      string
+	Threads   int64
+	RSS       uint64 // bytes
+	VMS       uint64 // bytes
+	Nice      int64
+
+	Cur, Prev Sample
+	HasPrev   bool // Prev holds the previous cycle's sample of this same process
+
+	h   proc.Handle
+	gen uint64
+}
+
+// CPUPercent is the process's CPU use between the previous and the current cycle,
+// in percent of one core (200 = two cores busy), as the Live Processes view shows.
+// ok is false on a process's first cycle.
+func (p *Process) CPUPercent() (user, system float64, ok bool) {
+	if !p.HasPrev {
+		return 0, 0, false
+	}
+	dt := p.Cur.Time.Sub(p.Prev.Time).Seconds()
+	if dt <= 0 {
+		return 0, 0, false
+	}
+	u := float64(sub(p.Cur.UTime, p.Prev.UTime)) / UserHZ / dt * 100
+	s := float64(sub(p.Cur.STime, p.Prev.STime)) / UserHZ / dt * 100
+	return u, s, true
+}
+
+// sub is a counter delta that treats a decrease as a reset.
+func sub(cur, prev uint64) uint64 {
+	if cur < prev {
+		return 0
+	}
+	return cur - prev
+}
+
+// Snapshot is one cycle of a host. The collector reuses it: read it before the
+// next Collect.
+type Snapshot struct {
+	Time      time.Time
+	Host      host.Snapshot
+	HostPrev  host.Snapshot // the previous cycle's host counters
+	HasPrev   bool          // HostPrev is valid
+	Processes []*Process    // live processes in pid order
+	Stats     Stats
+}
+
+// Stats counts what a cycle skipped. Counters are cumulative since start.
+type Stats struct {
+	Cycles        uint64
+	ProcsGone     uint64 // processes that exited while being read
+	ProcsNew      uint64
+	PidReused     uint64 // a pid seen again with another start time
+	ReadErrors    [proc.NumFiles]uint64 // per proc.File: read failures other than gone (EACCES on io…)
+	ParseErrors   [proc.NumFiles]uint64 // per proc.File: malformed content, process skipped or field absent
+	HostErrors    uint64    // host files unreadable or malformed this cycle
+	UserErrors    uint64    // passwd reload failures
+	HeldFDs       int
+	TrackedProcs  int
+	CycleDuration time.Duration
+}

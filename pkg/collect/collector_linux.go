@@ -1,0 +1,267 @@
+//go:build linux
+
+package collect
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/collect/host"
+	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
+	"github.com/whippet-agent/whippet/pkg/collect/proc"
+)
+
+// pfKthread is PF_KTHREAD in the flags field of /proc/<pid>/stat.
+const pfKthread = 0x00200000
+
+// Options configure a Collector.
+type Options struct {
+	Proc  proc.Options
+	Users UserNames // nil: uids are shown as numbers
+	Log   *slog.Logger
+}
+
+// Collector collects cycles of one host. It is not safe for concurrent use: one
+// goroutine runs the cycles.
+type Collector struct {
+	root  hostfs.Root
+	host  *host.Reader
+	procs *proc.Reader
+	users UserNames
+	log   *slog.Logger
+
+	table    map[int32]*Process
+	free     []*Process
+	pids     []int32
+	gen      uint64
+	pageSize uint64
+
+	snap Snapshot
+
+	// scratch, reused every process
+	stat   proc.Stat
+	status proc.Status
+	io     proc.IO
+}
+
+// New opens the host's readers. Close releases them.
+func New(root hostfs.Root, opt Options) (*Collector, error) {
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	hr, err := host.NewReader(root)
+	if err != nil {
+		return nil, fmt.Errorf("host readers: %w", err)
+	}
+	pr, err := proc.NewReader(root, opt.Proc)
+	if err != nil {
+		hr.Close()
+		return nil, fmt.Errorf("process reader: %w", err)
+	}
+	return &Collector{
+		root: root, host: hr, procs: pr, users: opt.Users, log: log,
+		table:    make(map[int32]*Process, 1024),
+		pageSize: uint64(os.Getpagesize()),
+	}, nil
+}
+
+// Close releases every held descriptor. It is idempotent.
+func (c *Collector) Close() error {
+	if c.procs == nil {
+		return nil
+	}
+	for pid, p := range c.table {
+		c.procs.Release(&p.h)
+		delete(c.table, pid)
+	}
+	c.procs.Close()
+	c.host.Close()
+	c.procs, c.host = nil, nil
+	return nil
+}
+
+// Collect runs one cycle at now and returns the collector's Snapshot, valid until
+// the next call. Unreadable host files and vanished or unreadable processes are
+// counted in Snapshot.Stats, not returned: only a failure to list processes at all
+// is an error.
+func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
+	if c.procs == nil {
+		return nil, errors.New("collect: collector closed")
+	}
+	s := &c.snap
+	s.Stats.Cycles++
+	s.Time = now
+
+	// Host counters: swap so the previous read stays available for rates, the
+	// device and interface lists keeping their capacity in both.
+	s.Host, s.HostPrev = s.HostPrev, s.Host
+	s.HasPrev = s.Stats.Cycles > 1
+	if err := c.host.Read(&s.Host); err != nil {
+		s.Stats.HostErrors++
+	}
+	for _, err := range s.Host.Err {
+		if err != nil {
+			s.Stats.HostErrors++
+		}
+	}
+
+	if c.users != nil {
+		if _, err := c.users.Refresh(); err != nil {
+			s.Stats.UserErrors++
+		}
+	}
+
+	var err error
+	c.pids, err = c.procs.Pids(c.pids)
+	if err != nil {
+		return nil, fmt.Errorf("collect: %w", err)
+	}
+	c.gen++
+	s.Processes = s.Processes[:0]
+	for _, pid := range c.pids {
+		p := c.table[pid]
+		if p == nil {
+			p = c.alloc(pid)
+			c.table[pid] = p
+			s.Stats.ProcsNew++
+		}
+		if !c.sample(p, now) {
+			c.release(p)
+			continue
+		}
+		p.gen = c.gen
+		s.Processes = append(s.Processes, p)
+	}
+	// Processes not listed this cycle have exited.
+	for _, p := range c.table {
+		if p.gen != c.gen {
+			c.release(p)
+		}
+	}
+	s.Stats.HeldFDs = c.procs.HeldFDs()
+	s.Stats.TrackedProcs = len(c.table)
+	s.Stats.CycleDuration = time.Since(now)
+	return s, nil
+}
+
+func (c *Collector) alloc(pid int32) *Process {
+	var p *Process
+	if n := len(c.free); n > 0 {
+		p, c.free = c.free[n-1], c.free[:n-1]
+	} else {
+		p = new(Process)
+	}
+	p.reset(pid)
+	return p
+}
+
+// reset makes p a fresh process with pid, keeping its buffers' capacity.
+func (p *Process) reset(pid int32) {
+	comm, cmd := p.Comm[:0], p.Cmdline[:0]
+	*p = Process{PID: pid, Comm: comm, Cmdline: cmd, h: proc.Handle{PID: pid}}
+}
+
+func (c *Collector) release(p *Process) {
+	c.procs.Release(&p.h)
+	delete(c.table, p.PID)
+	c.free = append(c.free, p)
+}
+
+// sample reads p's per-cycle files; false means the process is gone or its stat
+// is unusable and it must be dropped this cycle.
+func (c *Collector) sample(p *Process, now time.Time) bool {
+	st := &c.snap.Stats
+	b, err := c.procs.Read(&p.h, proc.FileStat)
+	if err != nil {
+		c.countErr(proc.FileStat, err)
+		return false
+	}
+	if err := proc.ParseStat(b, &c.stat); err != nil {
+		st.ParseErrors[proc.FileStat]++
+		c.log.Debug("skip process", "path", c.procs.Path(p.PID, proc.FileStat), "err", err)
+		return false
+	}
+	ps := &c.stat
+	fresh := p.Cur.Time.IsZero()
+	if !fresh && ps.StartTime != p.StartTime {
+		// The pid now names another process (only possible on the open/close path:
+		// held descriptors fail with ESRCH instead).
+		st.PidReused++
+		c.procs.Release(&p.h)
+		p.reset(p.PID)
+		fresh = true
+	}
+	if fresh {
+		p.StartTime = ps.StartTime
+		p.Kernel = ps.Flags&pfKthread != 0
+		p.Comm = append(p.Comm[:0], ps.CommBytes()...)
+		// A command line does not change after exec (rewritten argv aside, which the
+		// Datadog agent does not track either): read it once.
+		if !p.Kernel {
+			if b, err := c.procs.Read(&p.h, proc.FileCmdline); err == nil {
+				p.Cmdline = append(p.Cmdline[:0], b...)
+			} else if c.countErr(proc.FileCmdline, err) {
+				return false
+			}
+		}
+		p.UID = ^uint32(0)
+	} else {
+		p.Prev, p.HasPrev = p.Cur, true
+	}
+	if !ps.CommEqual(p.Comm) {
+		p.Comm = append(p.Comm[:0], ps.CommBytes()...)
+	}
+	p.PPID, p.State, p.Threads, p.Nice = ps.PPID, ps.State, ps.NumThreads, ps.Nice
+	p.VMS = ps.VSize
+	if ps.RSS > 0 {
+		p.RSS = uint64(ps.RSS) * c.pageSize
+	} else {
+		p.RSS = 0
+	}
+	cur := &p.Cur
+	*cur = Sample{Time: now, UTime: ps.UTime, STime: ps.STime, MinFlt: ps.MinFlt, MajFlt: ps.MajFlt}
+
+	if b, err := c.procs.Read(&p.h, proc.FileStatus); err != nil {
+		if c.countErr(proc.FileStatus, err) {
+			return false
+		}
+	} else if err := proc.ParseStatus(b, &c.status); err != nil {
+		st.ParseErrors[proc.FileStatus]++
+	} else {
+		cur.VolCtxt, cur.NonVolCtxt = c.status.VolCtxt, c.status.NonVolCtxt
+		if uid := c.status.UID[0]; uid != p.UID {
+			p.UID = uid
+			p.User = ""
+			if c.users != nil {
+				p.User = c.users.Lookup(uid)
+			}
+		}
+	}
+
+	if !p.Kernel {
+		if b, err := c.procs.Read(&p.h, proc.FileIO); err != nil {
+			if c.countErr(proc.FileIO, err) {
+				return false
+			}
+		} else if err := proc.ParseIO(b, &c.io); err != nil {
+			st.ParseErrors[proc.FileIO]++
+		} else {
+			cur.IO, cur.HasIO = c.io, true
+		}
+	}
+	return true
+}
+
+// countErr counts a read failure and reports whether it means the process is gone.
+func (c *Collector) countErr(f proc.File, err error) (gone bool) {
+	if proc.IsGone(err) {
+		c.snap.Stats.ProcsGone++
+		return true
+	}
+	c.snap.Stats.ReadErrors[f]++
+	return false
+}

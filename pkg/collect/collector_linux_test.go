@@ -1,0 +1,122 @@
+//go:build linux
+
+package collect
+
+import (
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
+)
+
+// users is a UserNames for tests.
+type users map[uint32]string
+
+func (u users) Lookup(uid uint32) string {
+	if n, ok := u[uid]; ok {
+		return n
+	}
+	return strconv.FormatUint(uint64(uid), 10)
+}
+func (u users) Refresh() (bool, error) { return false, nil }
+
+func newCollector(t *testing.T, root hostfs.Root, opt Options) *Collector {
+	t.Helper()
+	c, err := New(root, opt)
+	if err != nil {
+		t.Fatalf("New(%s) error = %v", root, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func find(s *Snapshot, pid int) *Process {
+	for _, p := range s.Processes {
+		if int(p.PID) == pid {
+			return p
+		}
+	}
+	return nil
+}
+
+func TestCollectLiveBusyChild(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start a busy child: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	c := newCollector(t, hostfs.New("/proc", "/sys", "/etc", ""), Options{Users: users{0: "root"}})
+	s, err := c.Collect(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := find(s, cmd.Process.Pid)
+	if p == nil {
+		t.Fatalf("busy child %d not in the first cycle's %d processes", cmd.Process.Pid, len(s.Processes))
+	}
+	if _, _, ok := p.CPUPercent(); ok {
+		t.Errorf("CPUPercent on the first cycle: ok = true, want false")
+	}
+	heldBefore := s.Stats.HeldFDs
+	time.Sleep(500 * time.Millisecond)
+	s, err = c.Collect(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = find(s, cmd.Process.Pid)
+	if p == nil {
+		t.Fatalf("busy child gone from the second cycle")
+	}
+	u, sys, ok := p.CPUPercent()
+	if !ok || u+sys < 30 || u+sys > 220 {
+		t.Errorf("busy child CPUPercent() = %.1f+%.1f, %v; want about 100 (one core)", u, sys, ok)
+	}
+	if p.User != "root" || string(p.Comm) != "sh" || p.RSS == 0 || p.Kernel {
+		t.Errorf("busy child = user %q comm %q rss %d kernel %v", p.User, p.Comm, p.RSS, p.Kernel)
+	}
+	if got := string(p.Cmdline); got != "sh\x00-c\x00while :; do :; done\x00" {
+		t.Errorf("busy child cmdline = %q", got)
+	}
+	if !p.Cur.HasIO {
+		t.Errorf("own child's io unreadable")
+	}
+
+	cmd.Process.Kill()
+	cmd.Wait()
+	s, err = c.Collect(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if find(s, cmd.Process.Pid) != nil {
+		t.Errorf("reaped child still listed")
+	}
+	if len(c.table) != len(s.Processes) {
+		t.Errorf("table holds %d entries for %d live processes", len(c.table), len(s.Processes))
+	}
+	if s.Stats.HeldFDs >= heldBefore+3 {
+		t.Errorf("held fds %d after the child exited, %d before", s.Stats.HeldFDs, heldBefore)
+	}
+	var kthreads int
+	for _, p := range s.Processes {
+		if p.Kernel {
+			kthreads++
+			if len(p.Cmdline) != 0 {
+				t.Errorf("kernel thread %d has cmdline %q", p.PID, p.Cmdline)
+			}
+		}
+	}
+	if kthreads == 0 {
+		t.Errorf("no kernel threads found (kthreadd is pid 2 on a real host)")
+	}
+}
+
+func TestCollectClosed(t *testing.T) {
+	c := newCollector(t, hostfs.New("/proc", "/sys", "/etc", ""), Options{})
+	c.Close()
+	c.Close()
+	if _, err := c.Collect(time.Now()); err == nil {
+		t.Errorf("Collect after Close: nil error")
+	}
+}

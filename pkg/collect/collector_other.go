@@ -1,0 +1,34 @@
+//go:build !linux
+
+package collect
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
+	"github.com/whippet-agent/whippet/pkg/collect/proc"
+)
+
+// ErrNotSupported: collection needs Linux procfs.
+var ErrNotSupported = errors.New("collect: not supported on this OS")
+
+// Options configure a Collector.
+type Options struct {
+	Proc  proc.Options
+	Users UserNames
+	Log   *slog.Logger
+}
+
+// Collector is unavailable off Linux.
+type Collector struct{}
+
+// New returns ErrNotSupported.
+func New(hostfs.Root, Options) (*Collector, error) { return nil, ErrNotSupported }
+
+// Close does nothing.
+func (c *Collector) Close() error { return nil }
+
+// Collect returns ErrNotSupported.
+func (c *Collector) Collect(time.Time) (*Snapshot, error) { return nil, ErrNotSupported }
