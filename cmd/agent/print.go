@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/collect"
+	"github.com/whippet-agent/whippet/pkg/collect/host"
+	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
+	"github.com/whippet-agent/whippet/pkg/collect/proc"
+)
+
+// printCycle writes a human-readable cycle: host figures, then the process table
+// sorted by CPU (top N, or all when top is 0). It is the dry-run output, not a hot
+// path: it may allocate.
+func printCycle(w io.Writer, root hostfs.Root, s *collect.Snapshot, top int) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "whippet %s  %s  host %s\n", version, s.Time.Format(time.RFC3339), root)
+	printHost(bw, s)
+
+	procs := slices.Clone(s.Processes)
+	cpu := func(p *collect.Process) float64 { u, sy, _ := p.CPUPercent(); return u + sy }
+	slices.SortStableFunc(procs, func(a, b *collect.Process) int {
+		if c := cmp.Compare(cpu(b), cpu(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.PID, b.PID)
+	})
+	kernel := 0
+	for _, p := range procs {
+		if p.Kernel {
+			kernel++
+		}
+	}
+	fmt.Fprintf(bw, "processes  %d (%d kernel threads)  cycle %s  held fds %d  gone %d  read errors %v\n\n",
+		len(procs), kernel, s.Stats.CycleDuration.Round(time.Microsecond), s.Stats.HeldFDs, s.Stats.ProcsGone, s.Stats.ReadErrors)
+	fmt.Fprintf(bw, "%8s %-12s %1s %6s %10s  %s\n", "PID", "USER", "S", "CPU%", "RSS", "COMMAND")
+	var cmdBuf []byte
+	for i, p := range procs {
+		if top > 0 && i >= top {
+			fmt.Fprintf(bw, "… %d more\n", len(procs)-top)
+			break
+		}
+		cpuText := "-"
+		if _, _, ok := p.CPUPercent(); ok {
+			cpuText = fmt.Sprintf("%.1f", cpu(p))
+		}
+		user := p.User
+		if user == "" {
+			user = fmt.Sprint(p.UID)
+		}
+		cmdBuf = proc.AppendJoined(cmdBuf[:0], p.Cmdline)
+		if len(cmdBuf) == 0 {
+			cmdBuf = append(append(append(cmdBuf, '['), p.Comm...), ']')
+		}
+		if len(cmdBuf) > 100 {
+			cmdBuf = append(cmdBuf[:99], "…"...)
+		}
+		fmt.Fprintf(bw, "%8d %-12.12s %c %6s %10s  %s\n", p.PID, user, p.State, cpuText, bytesText(p.RSS), printable(cmdBuf))
+	}
+	return bw.Flush()
+}
+
+func printHost(w io.Writer, s *collect.Snapshot) {
+	h := &s.Host
+	if h.Has(host.FileUptime) {
+		fmt.Fprintf(w, "uptime     %s\n", (time.Duration(h.Uptime.Uptime) * time.Second).String())
+	}
+	if h.Has(host.FileLoadavg) {
+		fmt.Fprintf(w, "load       %.2f %.2f %.2f\n", h.Loadavg.Load1, h.Loadavg.Load5, h.Loadavg.Load15)
+	}
+	if h.Has(host.FileStat) {
+		fmt.Fprintf(w, "cpu        %d cores", h.Stat.NumCPU)
+		if s.HasPrev && s.HostPrev.Has(host.FileStat) {
+			c, p := h.Stat.CPU, s.HostPrev.Stat.CPU
+			d := func(a, b uint64) float64 {
+				if a < b {
+					return 0
+				}
+				return float64(a - b)
+			}
+			total := d(c.User, p.User) + d(c.Nice, p.Nice) + d(c.System, p.System) + d(c.Idle, p.Idle) +
+				d(c.Iowait, p.Iowait) + d(c.IRQ, p.IRQ) + d(c.SoftIRQ, p.SoftIRQ) + d(c.Steal, p.Steal)
+			if total > 0 {
+				pct := func(v float64) float64 { return v / total * 100 }
+				fmt.Fprintf(w, "  user %.1f%%  system %.1f%%  iowait %.1f%%  idle %.1f%%  stolen %.1f%%",
+					pct(d(c.User, p.User)+d(c.Nice, p.Nice)), pct(d(c.System, p.System)+d(c.IRQ, p.IRQ)+d(c.SoftIRQ, p.SoftIRQ)),
+					pct(d(c.Iowait, p.Iowait)), pct(d(c.Idle, p.Idle)), pct(d(c.Steal, p.Steal)))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if h.Has(host.FileMeminfo) {
+		m := &h.Meminfo
+		fmt.Fprintf(w, "memory     total %s  free %s  usable %s  cached %s  swap %s/%s\n",
+			bytesText(m.Total), bytesText(m.Free), bytesText(m.Available), bytesText(m.Cached),
+			bytesText(m.SwapTotal-min(m.SwapFree, m.SwapTotal)), bytesText(m.SwapTotal))
+	}
+	if h.Has(host.FileNetDev) {
+		fmt.Fprint(w, "network   ")
+		for _, i := range h.NetDev.Ifaces {
+			fmt.Fprintf(w, " %s rx %s tx %s;", i.Name, bytesText(i.RxBytes), bytesText(i.TxBytes))
+		}
+		fmt.Fprintln(w)
+	}
+	if h.Has(host.FileDiskstats) {
+		fmt.Fprint(w, "disks     ")
+		for _, d := range h.Diskstats.Disks {
+			if d.ReadIOs+d.WriteIOs == 0 {
+				continue
+			}
+			fmt.Fprintf(w, " %s r %s w %s;", d.Name, bytesText(d.ReadSectors*512), bytesText(d.WriteSectors*512))
+		}
+		fmt.Fprintln(w)
+	}
+	for f := host.File(0); f < host.NumFiles; f++ {
+		if err := h.Err[f]; err != nil {
+			fmt.Fprintf(w, "note       %s: %v\n", f, err)
+		}
+	}
+}
+
+func bytesText(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	v, i := float64(n), 0
+	for v >= unit && i < 5 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f%ciB", v, "BKMGTP"[i])
+}
+
+// printable replaces control bytes so a hostile command line cannot drive the
+// terminal.
+func printable(b []byte) string {
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c < 0x20 || c == 0x7f {
+			c = '?'
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}

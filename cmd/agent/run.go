@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/collect"
+	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
+	"github.com/whippet-agent/whippet/pkg/collect/passwd"
+	"github.com/whippet-agent/whippet/pkg/collect/proc"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// usageError is a bad command line: exit status 2, like the flag package.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `usage: whippet [command] [flags]
+
+commands:
+  run      collect every interval and ship (default; without DD_API_KEY, print to stdout)
+  check    collect one cycle and print host figures and the process table
+  version  print the version
+
+Run 'whippet <command> -h' for the command's flags.
+`
+
+// run is the whole binary, testable in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runAgent(ctx, args, stdout, stderr)
+	case "check":
+		return runCheck(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "whippet %s\n", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// hostFlags are the flags that locate the host, shared by every command.
+type hostFlags struct {
+	root, proc, sys, etc string
+	maxHeld              int
+	logLevel             string
+}
+
+func (h *hostFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&h.root, "root", "", "observe the host whose filesystems are under `DIR` (e.g. testdata/fakehost/v1)")
+	fs.StringVar(&h.proc, "proc", "", "proc mount `DIR` (default: $HOST_PROC, /host/proc if present, /proc)")
+	fs.StringVar(&h.sys, "sys", "", "sysfs mount `DIR` (default: $HOST_SYS, /host/sys if present, /sys)")
+	fs.StringVar(&h.etc, "etc", "", "`DIR` holding passwd (default: $HOST_ETC, /etc)")
+	fs.IntVar(&h.maxHeld, "max-held-fds", proc.DefaultMaxHeld, "cap on /proc descriptors kept open across cycles (-1: none)")
+	fs.StringVar(&h.logLevel, "log-level", envOr("DD_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (h *hostFlags) hostRoot() (hostfs.Root, error) {
+	if h.root != "" {
+		if !hostfs.DirExists(h.root) {
+			return hostfs.Root{}, usageError{fmt.Sprintf("-root %s: not a directory", h.root)}
+		}
+		return hostfs.At(h.root), nil
+	}
+	r, err := hostfs.Detect(os.Getenv, hostfs.DirExists)
+	if err != nil {
+		return hostfs.Root{}, err
+	}
+	if h.proc != "" {
+		r = r.WithProc(h.proc)
+	}
+	if h.sys != "" {
+		r = r.WithCgroup(h.sys + "/fs/cgroup")
+	}
+	if h.etc != "" {
+		r = r.WithEtc(h.etc)
+	}
+	return r, nil
+}
+
+func (h *hostFlags) logger(stderr io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(h.logLevel)); err != nil {
+		return nil, usageError{fmt.Sprintf("-log-level %q: want debug, info, warn or error", h.logLevel)}
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})), nil
+}
+
+// newCollector builds the collector for the host the flags name.
+func (h *hostFlags) newCollector(log *slog.Logger) (*collect.Collector, hostfs.Root, error) {
+	root, err := h.hostRoot()
+	if err != nil {
+		return nil, root, err
+	}
+	if h.maxHeld != 0 && h.maxHeld > 0 {
+		if lim, err := proc.RaiseNoFileLimit(); err != nil {
+			log.Warn("cannot raise the open-file limit", "err", err)
+		} else if uint64(h.maxHeld)+256 > lim {
+			h.maxHeld = int(lim) - 256
+			log.Info("held descriptors capped by the open-file limit", "max_held_fds", h.maxHeld)
+		}
+	}
+	users, err := passwd.New(root)
+	if err != nil {
+		log.Warn("user names unavailable: uids shown as numbers", "err", err)
+	}
+	c, err := collect.New(root, collect.Options{
+		Proc:  proc.Options{MaxHeld: h.maxHeld},
+		Users: users,
+		Log:   log,
+	})
+	if err != nil {
+		return nil, root, err
+	}
+	return c, root, nil
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var hf hostFlags
+	hf.register(fs)
+	sample := fs.Duration("sample", time.Second, "time between the two samples that CPU rates need (0: one sample, no rates)")
+	top := fs.Int("top", 0, "print only the `N` processes using most CPU (0: all)")
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := hf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	c, root, err := hf.newCollector(log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	snap, err := c.Collect(time.Now())
+	if err != nil {
+		return err
+	}
+	if *sample > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(*sample):
+		}
+		if snap, err = c.Collect(time.Now()); err != nil {
+			return err
+		}
+	}
+	return printCycle(stdout, root, snap, *top)
+}
+
+func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var hf hostFlags
+	hf.register(fs)
+	interval := fs.Duration("interval", 15*time.Second, "collection interval")
+	top := fs.Int("top", 20, "processes printed per cycle in dry-run mode (0: all)")
+	cycles := fs.Int("cycles", 0, "stop after `N` cycles (0: run until stopped)")
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *interval <= 0 {
+		return usageError{fmt.Sprintf("-interval %s: must be positive", *interval)}
+	}
+	log, err := hf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	if os.Getenv("DD_API_KEY") != "" {
+		log.Warn("shipping to Datadog is not implemented yet: printing each cycle to stdout instead")
+	}
+	c, root, err := hf.newCollector(log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	log.Info("whippet started", "version", version, "host", root.String(), "interval", *interval)
+	t := time.NewTicker(*interval)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		snap, err := c.Collect(time.Now())
+		if err != nil {
+			log.Error("cycle failed", "err", err)
+		} else if err := printCycle(stdout, root, snap, *top); err != nil {
+			return err
+		}
+		if *cycles > 0 && n >= *cycles {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			log.Info("whippet stopping")
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const fixtureV1 = "../../testdata/fakehost/v1"
+
+func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, e bytes.Buffer
+	err = run(context.Background(), args, &o, &e)
+	return o.String(), e.String(), err
+}
+
+func TestCheckFixture(t *testing.T) {
+	t.Parallel()
+	out, stderr, err := runCmd(t, "check", "-root", fixtureV1, "-sample", "0")
+	if err != nil {
+		t.Fatalf("check: %v\nstderr: %s", err, stderr)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^load\s+\d+\.\d\d \d+\.\d\d \d+\.\d\d$`),
+		regexp.MustCompile(`(?m)^cpu\s+2 cores`),
+		regexp.MustCompile(`(?m)^memory\s+total \d`),
+		regexp.MustCompile(`(?m)^processes\s+\d+ \(\d+ kernel threads\)`),
+		regexp.MustCompile(`(?m)^\s+PID USER\s+S\s+CPU%\s+RSS\s+COMMAND$`),
+		regexp.MustCompile(`(?m)^\s+2 root\s+S\s+-\s+0B\s+\[kthreadd\]$`),                   // kernel thread
+		regexp.MustCompile(`(?m)^\s+\d+ 4242\s+S .*sleep`),                                  // uid not in passwd
+		regexp.MustCompile(`(?m)^\s+\d+ root\s+Z\s`),                                        // zombie
+		regexp.MustCompile(`(?m)^\s+\d+ root\s+S .*nginx: master process /usr/sbin/nginx$`), // rewritten argv
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("check output lacks %s\n%s", want, out)
+		}
+	}
+	if strings.ContainsAny(strings.ReplaceAll(out, "\n", ""), "\x00\r") {
+		t.Errorf("check output has control bytes")
+	}
+}
+
+func TestRunCycles(t *testing.T) {
+	t.Parallel()
+	out, stderr, err := runCmd(t, "run", "-root", fixtureV1, "-interval", "10ms", "-cycles", "2", "-top", "3")
+	if err != nil {
+		t.Fatalf("run: %v\nstderr: %s", err, stderr)
+	}
+	if n := strings.Count(out, "\nprocesses "); n != 2 {
+		t.Errorf("run -cycles 2 printed %d cycles, want 2:\n%s", n, out)
+	}
+	if !strings.Contains(out, "… ") {
+		t.Errorf("run -top 3 did not truncate the table:\n%s", out)
+	}
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"check", "-bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"check", "-root", "/nonexistent/host"}, "-root /nonexistent/host: not a directory"},
+		{[]string{"check", "extra"}, `check: unexpected argument "extra"`},
+		{[]string{"run", "-interval", "0s"}, "-interval 0s: must be positive"},
+		{[]string{"check", "-log-level", "loud"}, `-log-level "loud": want debug, info, warn or error`},
+	}
+	for _, tt := range tests {
+		_, _, err := runCmd(t, tt.args...)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run(%q) = %v, want usage error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	t.Parallel()
+	out, _, err := runCmd(t, "version")
+	if err != nil || !strings.HasPrefix(out, "whippet ") {
+		t.Errorf("version = %q, %v", out, err)
+	}
+	out, _, err = runCmd(t, "help")
+	if err != nil || !strings.Contains(out, "usage: whippet") {
+		t.Errorf("help = %q, %v", out, err)
+	}
+	if _, _, err := runCmd(t, "check", "-h"); err != nil {
+		t.Errorf("check -h = %v, want nil", err)
+	}
+}
