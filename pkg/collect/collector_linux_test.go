@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whippet-agent/whippet/pkg/collect/host"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
+	"github.com/whippet-agent/whippet/pkg/collect/passwd"
 )
 
 // users is a UserNames for tests.
@@ -118,5 +120,80 @@ func TestCollectClosed(t *testing.T) {
 	c.Close()
 	if _, err := c.Collect(time.Now()); err == nil {
 		t.Errorf("Collect after Close: nil error")
+	}
+}
+
+// TestCollectFixtureEdgeCases runs cycles over the committed fake hosts: every
+// edge case of testdata/fakehost/README.md is handled and counted, and a cycle over
+// an unchanged host allocates nothing.
+func TestCollectFixtureEdgeCases(t *testing.T) {
+	for _, dir := range []string{"../../testdata/fakehost/v1", "../../testdata/fakehost/v2"} {
+		t.Run(dir[len("../../testdata/"):], func(t *testing.T) {
+					root := hostfs.At(dir)
+			u, err := passwd.New(root)
+			if err != nil {
+				t.Fatalf("passwd.New: %v", err)
+			}
+			c := newCollector(t, root, Options{Users: u})
+			t0 := time.Unix(1_700_000_000, 0)
+			s, err := c.Collect(t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Processes) < 30 {
+				t.Errorf("%d processes, want the fixture's ~40", len(s.Processes))
+			}
+			var zombie, kthread, unknownUID, rewritten, longCmd, oddComm bool
+			for _, p := range s.Processes {
+				switch {
+				case p.State == 'Z':
+					zombie = true
+				case p.Kernel:
+					kthread = kthread || (len(p.Cmdline) == 0 && p.User == "root")
+				}
+				if p.UID == 4242 && p.User == "4242" {
+					unknownUID = true
+				}
+				if string(p.Cmdline) == "nginx: master process /usr/sbin/nginx" {
+					rewritten = true
+				}
+				if len(p.Cmdline) > 8<<10 {
+					longCmd = true
+				}
+				if string(p.Comm) == "a) b\nc" {
+					oddComm = true
+				}
+			}
+			for name, ok := range map[string]bool{"zombie": zombie, "kernel thread": kthread, "uid not in passwd": unknownUID,
+				"rewritten argv": rewritten, "long cmdline": longCmd, "comm with ) and newline": oddComm} {
+				if !ok {
+					t.Errorf("edge case %q not found among %d processes", name, len(s.Processes))
+				}
+			}
+			if s.Stats.ProcsGone == 0 {
+				t.Errorf("the vanished pid was not counted as gone")
+			}
+			if !s.Host.Has(host.FileStat) || s.Host.Stat.NumCPU == 0 || !s.Host.Has(host.FileNetDev) {
+				t.Errorf("host files missing: %v", s.Host.Err)
+			}
+
+			// Steady state: nothing changes, nothing allocates.
+			next := t0
+			allocs := testing.AllocsPerRun(20, func() {
+				next = next.Add(15 * time.Second)
+				s, _ = c.Collect(next)
+			})
+			if allocs != 0 {
+				t.Errorf("steady-state cycle: %v allocs, want 0", allocs)
+			}
+			for _, p := range s.Processes {
+				if !p.HasPrev {
+					t.Errorf("pid %d has no previous sample after several cycles", p.PID)
+				}
+				if u, sy, ok := p.CPUPercent(); !ok || u != 0 || sy != 0 {
+					t.Errorf("pid %d CPU on an unchanging fixture = %v+%v, %v; want 0", p.PID, u, sy, ok)
+				}
+			}
+		})
 	}
 }

@@ -22,6 +22,10 @@ const (
 	// ECS task mounts, as in Datadog's documented task definition.
 	ecsProc   = "/host/proc"
 	ecsCgroup = "/host/sys/fs/cgroup"
+	// hostEtc is preferred when mounted: a single-file bind mount of /etc/passwd
+	// (Datadog's task definition) keeps the old inode when useradd replaces the file
+	// by rename, so changes never show; a directory mount follows them.
+	hostEtc = "/host/etc"
 )
 
 // Root locates a host's filesystems: "/" in production, "testdata/fakehost/v2" in tests.
@@ -59,7 +63,7 @@ func At(prefix string) Root {
 // Detect builds the Root of the host the agent runs on. Explicit settings win
 // (HOST_PROC, HOST_SYS, HOST_ETC, DOCKER_HOST=unix://…, as gopsutil and the Datadog
 // agent honour them); otherwise the ECS task mounts /host/proc and
-// /host/sys/fs/cgroup are used when they exist; otherwise the defaults.
+// /host/sys/fs/cgroup (and /host/etc) are used when they exist; otherwise the defaults.
 // getenv and exists are injected so detection is testable without touching the
 // machine; pass os.Getenv and DirExists.
 func Detect(getenv func(string) string, exists func(string) bool) (Root, error) {
@@ -69,6 +73,9 @@ func Detect(getenv func(string) string, exists func(string) bool) (Root, error) 
 	}
 	if exists(ecsCgroup) {
 		r.cgroup = ecsCgroup
+	}
+	if exists(hostEtc) {
+		r.etc = hostEtc
 	}
 	if v := getenv("HOST_PROC"); v != "" {
 		r.proc = filepath.Clean(v)

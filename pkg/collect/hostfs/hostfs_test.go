@@ -14,6 +14,8 @@ func TestDetect(t *testing.T) {
 		{name: "bare host", want: Root{proc: "/proc", cgroup: "/sys/fs/cgroup", etc: "/etc", docker: "/var/run/docker.sock"}},
 		{name: "ECS task mounts", dirs: []string{"/host/proc", "/host/sys/fs/cgroup"},
 			want: Root{proc: "/host/proc", cgroup: "/host/sys/fs/cgroup", etc: "/etc", docker: "/var/run/docker.sock"}},
+		{name: "host etc directory mount", dirs: []string{"/host/etc"},
+			want: Root{proc: "/proc", cgroup: "/sys/fs/cgroup", etc: "/host/etc", docker: "/var/run/docker.sock"}},
 		{name: "env wins over mounts", dirs: []string{"/host/proc", "/host/sys/fs/cgroup"},
 			env:  map[string]string{"HOST_PROC": "/hp/", "HOST_SYS": "/hs", "HOST_ETC": "/he", "DOCKER_HOST": "unix:///run/d.sock"},
 			want: Root{proc: "/hp", cgroup: "/hs/fs/cgroup", etc: "/he", docker: "/run/d.sock"}},
