@@ -204,8 +204,8 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 		if !p.Kernel {
 			if b, err := c.procs.Read(&p.h, proc.FileCmdline); err == nil {
 				p.Cmdline = append(p.Cmdline[:0], b...)
-			} else if c.countErr(proc.FileCmdline, err) {
-				return false
+			} else {
+				c.countErr(proc.FileCmdline, err)
 			}
 		}
 		p.UID = ^uint32(0)
@@ -244,9 +244,7 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 
 	if !p.Kernel {
 		if b, err := c.procs.Read(&p.h, proc.FileIO); err != nil {
-			if c.countErr(proc.FileIO, err) {
-				return false
-			}
+			c.countErr(proc.FileIO, err)
 		} else if err := proc.ParseIO(b, &c.io); err != nil {
 			st.ParseErrors[proc.FileIO]++
 		} else {
@@ -257,10 +255,17 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 }
 
 // countErr counts a read failure and reports whether it means the process is gone.
+// Only stat and status decide that a process is gone: a process that exits after
+// them is still reported this cycle (its figures were read), without io or a
+// command line, and dropped next cycle when its stat fails.
 func (c *Collector) countErr(f proc.File, err error) (gone bool) {
 	if proc.IsGone(err) {
-		c.snap.Stats.ProcsGone++
-		return true
+		if f == proc.FileStat || f == proc.FileStatus {
+			c.snap.Stats.ProcsGone++
+			return true
+		}
+		c.snap.Stats.ReadErrors[f]++
+		return false
 	}
 	c.snap.Stats.ReadErrors[f]++
 	return false
