@@ -48,11 +48,13 @@ type Process struct {
 	Kernel    bool // a kernel thread (PF_KTHREAD): no command line, no user memory
 	Comm      []byte
 	Cmdline   []byte // raw /proc/<pid>/cmdline, NUL-separated, bounded by proc.MaxCmdline
-	UID       uint32
+	UID       uint32 // real uid
+	GID       uint32 // real gid
 	User      string
 	Threads   int64
 	RSS       uint64 // bytes
 	VMS       uint64 // bytes
+	Swap      uint64 // bytes
 	Nice      int64
 
 	Cur, Prev Sample
@@ -102,11 +104,11 @@ type Stats struct {
 	Cycles        uint64
 	ProcsGone     uint64 // processes that exited while being read
 	ProcsNew      uint64
-	PidReused     uint64 // a pid seen again with another start time
+	PidReused     uint64                // a pid seen again with another start time
 	ReadErrors    [proc.NumFiles]uint64 // per proc.File: read failures other than gone (EACCES on io…)
 	ParseErrors   [proc.NumFiles]uint64 // per proc.File: malformed content, process skipped or field absent
-	HostErrors    uint64    // host files unreadable or malformed this cycle
-	UserErrors    uint64    // passwd reload failures
+	HostErrors    uint64                // host files unreadable or malformed this cycle
+	UserErrors    uint64                // passwd reload failures
 	HeldFDs       int
 	TrackedProcs  int
 	CycleDuration time.Duration

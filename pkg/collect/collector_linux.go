@@ -43,7 +43,7 @@ type Collector struct {
 
 	// scratch, reused every process
 	stat   proc.Stat
-	status proc.Status
+	status proc.StatusSample
 	io     proc.IO
 }
 
@@ -229,10 +229,11 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 		if c.countErr(proc.FileStatus, err) {
 			return false
 		}
-	} else if err := proc.ParseStatus(b, &c.status); err != nil {
+	} else if err := proc.ParseStatusSample(b, &c.status); err != nil {
 		st.ParseErrors[proc.FileStatus]++
 	} else {
 		cur.VolCtxt, cur.NonVolCtxt = c.status.VolCtxt, c.status.NonVolCtxt
+		p.Swap, p.GID = c.status.VmSwap, c.status.GID[0]
 		if uid := c.status.UID[0]; uid != p.UID {
 			p.UID = uid
 			p.User = ""

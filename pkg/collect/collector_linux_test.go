@@ -129,7 +129,7 @@ func TestCollectClosed(t *testing.T) {
 func TestCollectFixtureEdgeCases(t *testing.T) {
 	for _, dir := range []string{"../../testdata/fakehost/v1", "../../testdata/fakehost/v2"} {
 		t.Run(dir[len("../../testdata/"):], func(t *testing.T) {
-					root := hostfs.At(dir)
+			root := hostfs.At(dir)
 			u, err := passwd.New(root)
 			if err != nil {
 				t.Fatalf("passwd.New: %v", err)

@@ -26,6 +26,18 @@ func BenchmarkParseStatus(b *testing.B) {
 	}
 }
 
+func BenchmarkParseStatusSample(b *testing.B) {
+	in := []byte(catStatus)
+	var s StatusSample
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if err := ParseStatusSample(in, &s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkParseStatm(b *testing.B) {
 	in := []byte("765 421 393 5 0 123 0\n")
 	var s Statm

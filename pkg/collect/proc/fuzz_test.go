@@ -53,6 +53,32 @@ func FuzzParseStatus(f *testing.F) {
 	})
 }
 
+// FuzzParseStatusSample checks the per-cycle parser against the full one: whenever
+// both succeed they agree.
+func FuzzParseStatusSample(f *testing.F) {
+	for _, s := range []string{catStatus, kthreadStatus, "x\nUid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\nvoluntary_ctxt_switches:\t1\nnonvoluntary_ctxt_switches:\t2"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s StatusSample
+		err := ParseStatusSample(b, &s)
+		if err != nil {
+			if _, ok := err.(*ParseError); !ok {
+				t.Fatalf("ParseStatusSample(%q) error %T", b, err)
+			}
+			return
+		}
+		var full Status
+		if ParseStatus(b, &full) != nil || bytes.Count(b, []byte("Uid:")) != 1 || bytes.Count(b, []byte("Gid:")) != 1 ||
+			bytes.Count(b, []byte("voluntary_ctxt_switches:")) != 2 || bytes.Count(b, []byte("VmSwap:")) > 1 || b[0] == 'U' || b[0] == 'G' {
+			return // only compare unambiguous, well-formed files
+		}
+		if full.UID != s.UID || full.GID != s.GID || full.VolCtxt != s.VolCtxt || full.NonVolCtxt != s.NonVolCtxt || full.VmSwap != s.VmSwap {
+			t.Fatalf("ParseStatusSample(%q) = %+v, ParseStatus = %+v", b, s, full)
+		}
+	})
+}
+
 func FuzzParseStatm(f *testing.F) {
 	f.Add([]byte("765 421 393 5 0 123 0\n"))
 	f.Add([]byte(""))

@@ -321,6 +321,7 @@ func TestParsersDoNotAllocate(t *testing.T) {
 		s   Stat
 		st  Status
 		sm  Statm
+		ss  StatusSample
 		i   IO
 		c   Cgroups
 		arg [][]byte
@@ -330,16 +331,52 @@ func TestParsersDoNotAllocate(t *testing.T) {
 	arg = Args(cmd, arg)
 	j = AppendJoined(j[:0], cmd)
 	for name, f := range map[string]func(){
-		"ParseStat":    func() { _ = ParseStat(stat, &s) },
-		"ParseStatus":  func() { _ = ParseStatus(status, &st) },
-		"ParseStatm":   func() { _ = ParseStatm(statm, &sm) },
-		"ParseIO":      func() { _ = ParseIO(io, &i) },
-		"ParseCgroups": func() { _ = ParseCgroups(cg, &c) },
-		"Args":         func() { arg = Args(cmd, arg) },
-		"AppendJoined": func() { j = AppendJoined(j[:0], cmd) },
+		"ParseStat":         func() { _ = ParseStat(stat, &s) },
+		"ParseStatus":       func() { _ = ParseStatus(status, &st) },
+		"ParseStatm":        func() { _ = ParseStatm(statm, &sm) },
+		"ParseStatusSample": func() { _ = ParseStatusSample(status, &ss) },
+		"ParseIO":           func() { _ = ParseIO(io, &i) },
+		"ParseCgroups":      func() { _ = ParseCgroups(cg, &c) },
+		"Args":              func() { arg = Args(cmd, arg) },
+		"AppendJoined":      func() { j = AppendJoined(j[:0], cmd) },
 	} {
 		if n := testing.AllocsPerRun(100, f); n != 0 {
 			t.Errorf("%s allocates %v times per run, want 0", name, n)
+		}
+	}
+}
+
+func TestParseStatusSample(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      string
+		want    StatusSample
+		wantErr string
+	}{
+		{name: "user process", in: catStatus, want: StatusSample{UID: [4]uint32{1000, 1001, 1002, 1003},
+			GID: [4]uint32{100, 101, 102, 103}, VolCtxt: 7, NonVolCtxt: 3, HasVmSwap: true}},
+		{name: "kernel thread", in: kthreadStatus, want: StatusSample{VolCtxt: 100}},
+		{name: "swap", in: "Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nVmSwap:\t  12 kB\nvoluntary_ctxt_switches:\t9\nnonvoluntary_ctxt_switches:\t10",
+			want: StatusSample{UID: [4]uint32{1, 2, 3, 4}, GID: [4]uint32{5, 6, 7, 8}, VmSwap: 12 << 10, HasVmSwap: true, VolCtxt: 9, NonVolCtxt: 10}},
+		{name: "empty", in: "", wantErr: "status: Uid: missing"},
+		{name: "no gid", in: "Name:\tx\nUid:\t1\t2\t3\t4\n", wantErr: "status: Gid: missing"},
+		{name: "no ctxt", in: "Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\n", wantErr: "status: voluntary_ctxt_switches: missing"},
+		{name: "bad ctxt", in: "Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nvoluntary_ctxt_switches:\tx\n", wantErr: "status: voluntary_ctxt_switches: invalid syntax"},
+		{name: "bad swap", in: "Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nVmSwap:\tkB\n", wantErr: "status: VmSwap: invalid syntax"},
+		{name: "short uid", in: "Name:\tx\nUid:\t1\t2\n", wantErr: "status: Uid: too few fields"},
+	}
+	for _, tt := range tests {
+		var got StatusSample
+		err := ParseStatusSample([]byte(tt.in), &got)
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("%s: ParseStatusSample(%q) error = %v, want %q", tt.name, tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%s: ParseStatusSample(%q) = %+v, %v, want %+v", tt.name, tt.in, got, err, tt.want)
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package proc
 
+import "math/bits"
+
 // CommSize bounds the comm kept from /proc/<pid>/stat. TASK_COMM_LEN is 16, but
 // since Linux 5.x workqueue kthreads show "kworker/u4:1-events_unbound"-style names
 // of up to 64 bytes; longer names are truncated.
@@ -102,115 +104,95 @@ func ParseStat(b []byte, s *Stat) error {
 		return perr("stat", "state", errTooShort)
 	}
 	rest = trimSpace(rest)
-	// Fields numbered from 3 (state) as in proc(5).
-	n := 3
-	for ; len(rest) > 0 && n <= 44; n++ {
-		var f []byte
-		f, rest = nextField(rest)
-		if err := s.setField(n, f); err != nil {
-			return err
+	if len(rest) == 0 {
+		return perr("stat", "state", errTooShort)
+	}
+	if c := rest[0] | 0x20; (len(rest) > 1 && rest[1] != ' ') || c < 'a' || c > 'z' {
+		return perr("stat", "state", errSyntax) // a state is one letter (R, S, D, Z, T, t, X, I…)
+	}
+	s.State = rest[0]
+
+	// Fields 4..44 are decimal numbers, some signed. One tight loop collects them
+	// (a call per field cost three times as much), then they are range-checked.
+	var vals [45]uint64
+	var neg uint64 // bit n: field n was negative
+	n, i := 4, 2
+	for ; n <= 44 && i < len(rest); n++ {
+		if rest[i] == '-' {
+			neg |= 1 << n
+			i++
 		}
+		start := i
+		var v uint64
+		for ; i < len(rest) && rest[i] != ' '; i++ {
+			d := rest[i] - '0'
+			if d > 9 {
+				return perr("stat", statFieldName(n), errSyntax)
+			}
+			v = v*10 + uint64(d) // may wrap past 19 digits: checked below
+		}
+		if i == start {
+			return perr("stat", statFieldName(n), errSyntax)
+		}
+		if i-start > 19 {
+			var err error
+			if v, err = parseUint(rest[start:i]); err != nil {
+				return perr("stat", statFieldName(n), err)
+			}
+		}
+		vals[n] = v
+		i++ // the separating space
 	}
 	if n <= 25 {
 		return perr("stat", statFieldName(n), errTooShort)
 	}
+	// Unsigned fields must not be negative; signed ones must fit.
+	const signed = 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<16 | 1<<17 | 1<<18 | 1<<19 | 1<<20 | 1<<21 | 1<<24 | 1<<39 | 1<<44
+	if bad := neg &^ signed; bad != 0 {
+		return perr("stat", statFieldName(bits.TrailingZeros64(bad)), errSyntax)
+	}
+	var ok bool
+	for _, f := range [...]struct {
+		n   int
+		dst *int32
+	}{{4, &s.PPID}, {5, &s.PGRP}, {6, &s.Session}, {7, &s.TTY}, {8, &s.TPGID}} {
+		if *f.dst, ok = signedAt[int32](&vals, neg, f.n, 31); !ok {
+			return perr("stat", statFieldName(f.n), errRange)
+		}
+	}
+	if vals[9] > 1<<32-1 {
+		return perr("stat", "flags", errRange)
+	}
+	s.Flags = uint32(vals[9])
+	s.MinFlt, s.CMinFlt, s.MajFlt, s.CMajFlt = vals[10], vals[11], vals[12], vals[13]
+	s.UTime, s.STime = vals[14], vals[15]
+	for _, f := range [...]struct {
+		n   int
+		dst *int64
+	}{{16, &s.CUTime}, {17, &s.CSTime}, {18, &s.Priority}, {19, &s.Nice}, {20, &s.NumThreads}, {24, &s.RSS}, {39, &s.Processor}, {44, &s.CGuestTime}} {
+		v, ok := signedAt[int64](&vals, neg, f.n, 63)
+		if !ok {
+			return perr("stat", statFieldName(f.n), errRange)
+		}
+		*f.dst = v
+	}
+	s.StartTime, s.VSize, s.RSSLimit = vals[22], vals[23], vals[25]
+	s.RTPriority, s.Policy, s.DelayAcctBlkIOTicks, s.GuestTime = vals[40], vals[41], vals[42], vals[43]
+	for f, bit := range [...]StatFields{39: StatProcessor, 40: StatRTPriority, 41: StatPolicy, 42: StatDelayAcct, 43: StatGuestTime, 44: StatCGuestTime} {
+		if bit != 0 && n > f {
+			s.Has |= bit
+		}
+	}
 	return nil
 }
 
-// setField stores field number n (proc(5) numbering) of /proc/<pid>/stat.
-func (s *Stat) setField(n int, f []byte) error {
-	var err error
-	var u uint64
-	var i int64
-	switch n {
-	case 3:
-		if len(f) != 1 {
-			return perr("stat", "state", errSyntax)
-		}
-		s.State = f[0]
-		return nil
-	case 4, 5, 6, 7, 8:
-		i, err = parseInt(f)
-		if err == nil && (i < -1<<31 || i > 1<<31-1) {
-			err = errRange
-		}
-		switch n {
-		case 4:
-			s.PPID = int32(i)
-		case 5:
-			s.PGRP = int32(i)
-		case 6:
-			s.Session = int32(i)
-		case 7:
-			s.TTY = int32(i)
-		case 8:
-			s.TPGID = int32(i)
-		}
-	case 9:
-		u, err = parseUint(f)
-		if err == nil && u > 1<<32-1 {
-			err = errRange
-		}
-		s.Flags = uint32(u)
-	case 10, 11, 12, 13, 14, 15, 22, 23, 25, 40, 41, 42, 43:
-		u, err = parseUint(f)
-		switch n {
-		case 10:
-			s.MinFlt = u
-		case 11:
-			s.CMinFlt = u
-		case 12:
-			s.MajFlt = u
-		case 13:
-			s.CMajFlt = u
-		case 14:
-			s.UTime = u
-		case 15:
-			s.STime = u
-		case 22:
-			s.StartTime = u
-		case 23:
-			s.VSize = u
-		case 25:
-			s.RSSLimit = u
-		case 40:
-			s.RTPriority, s.Has = u, s.Has|StatRTPriority
-		case 41:
-			s.Policy, s.Has = u, s.Has|StatPolicy
-		case 42:
-			s.DelayAcctBlkIOTicks, s.Has = u, s.Has|StatDelayAcct
-		case 43:
-			s.GuestTime, s.Has = u, s.Has|StatGuestTime
-		}
-	case 16, 17, 18, 19, 20, 24, 39, 44:
-		i, err = parseInt(f)
-		switch n {
-		case 16:
-			s.CUTime = i
-		case 17:
-			s.CSTime = i
-		case 18:
-			s.Priority = i
-		case 19:
-			s.Nice = i
-		case 20:
-			s.NumThreads = i
-		case 24:
-			s.RSS = i
-		case 39:
-			s.Processor, s.Has = i, s.Has|StatProcessor
-		case 44:
-			s.CGuestTime, s.Has = i, s.Has|StatCGuestTime
-		}
-	default:
-		// Fields we do not keep (itrealvalue, addresses, signals...) are skipped
-		// unparsed: the kernel zeroes several of them for other users' processes.
-		return nil
+// signedAt returns field f of vals as a signed integer of width+1 bits.
+func signedAt[T int32 | int64](vals *[45]uint64, neg uint64, f int, width uint) (T, bool) {
+	v := vals[f]
+	if neg&(1<<f) != 0 {
+		return T(-int64(v)), v <= 1<<width
 	}
-	if err != nil {
-		return perr("stat", statFieldName(n), err)
-	}
-	return nil
+	return T(v), v <= 1<<width-1
 }
 
 var statNames = [...]string{3: "state", 4: "ppid", 5: "pgrp", 6: "session", 7: "tty_nr", 8: "tpgid",
