@@ -60,9 +60,17 @@ type Process struct {
 	Cur, Prev Sample
 	HasPrev   bool // Prev holds the previous cycle's sample of this same process
 
-	h   proc.Handle
-	gen uint64
+	h         proc.Handle
+	gen       uint64
+	runTime   uint64 // schedstat run time at the last full read of status
+	statusAge uint8  // cycles since status was last read
 }
+
+// StatusRefreshCycles bounds how many cycles an idle process's status and io may
+// be carried over unread (see Collector.sample): VmSwap can change without the
+// process running (the kernel swaps an idle process out), so it is re-read at least
+// this often.
+const StatusRefreshCycles = 4
 
 // CPUPercent is the process's CPU use between the previous and the current cycle,
 // in percent of one core (200 = two cores busy), as the Live Processes view shows.
@@ -106,6 +114,7 @@ type Stats struct {
 	ProcsNew      uint64
 	PidReused     uint64                // a pid seen again with another start time
 	ReadErrors    [proc.NumFiles]uint64 // per proc.File: read failures other than gone (EACCES on io…)
+	IdleSkips     uint64                // status+io reads saved because the process had not run
 	ParseErrors   [proc.NumFiles]uint64 // per proc.File: malformed content, process skipped or field absent
 	HostErrors    uint64                // host files unreadable or malformed this cycle
 	UserErrors    uint64                // passwd reload failures

@@ -44,6 +44,7 @@ type Collector struct {
 	// scratch, reused every process
 	stat   proc.Stat
 	status proc.StatusSample
+	sched  proc.Schedstat
 	io     proc.IO
 }
 
@@ -215,6 +216,26 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 	if !ps.CommEqual(p.Comm) {
 		p.Comm = append(p.Comm[:0], ps.CommBytes()...)
 	}
+	// An idle process need not have its status and io re-read. schedstat's run time
+	// is the leader's exact CPU time: unchanged means the leader has not run, so its
+	// context switches (per task) and uid (setuid runs every thread) are unchanged,
+	// and for a process that is and was single-threaded so is io (whole process).
+	idle, ioIdle := false, false
+	if c.procs.HasSchedstat() {
+		if b, err := c.procs.Read(&p.h, proc.FileSchedstat); err != nil {
+			if c.countErr(proc.FileSchedstat, err) {
+				return false
+			}
+		} else if err := proc.ParseSchedstat(b, &c.sched); err != nil {
+			st.ParseErrors[proc.FileSchedstat]++
+		} else {
+			idle = !fresh && c.sched.RunTime == p.runTime && p.statusAge < StatusRefreshCycles
+			ioIdle = idle && ps.NumThreads == 1 && p.Threads == 1
+			if !idle {
+				p.runTime = c.sched.RunTime
+			}
+		}
+	}
 	p.PPID, p.State, p.Threads, p.Nice = ps.PPID, ps.State, ps.NumThreads, ps.Nice
 	p.VMS = ps.VSize
 	if ps.RSS > 0 {
@@ -225,13 +246,18 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 	cur := &p.Cur
 	*cur = Sample{Time: now, UTime: ps.UTime, STime: ps.STime, MinFlt: ps.MinFlt, MajFlt: ps.MajFlt}
 
-	if b, err := c.procs.Read(&p.h, proc.FileStatus); err != nil {
+	if idle {
+		cur.VolCtxt, cur.NonVolCtxt = p.Prev.VolCtxt, p.Prev.NonVolCtxt
+		p.statusAge++
+		st.IdleSkips++
+	} else if b, err := c.procs.Read(&p.h, proc.FileStatus); err != nil {
 		if c.countErr(proc.FileStatus, err) {
 			return false
 		}
 	} else if err := proc.ParseStatusSample(b, &c.status); err != nil {
 		st.ParseErrors[proc.FileStatus]++
 	} else {
+		p.statusAge = 0
 		cur.VolCtxt, cur.NonVolCtxt = c.status.VolCtxt, c.status.NonVolCtxt
 		p.Swap, p.GID = c.status.VmSwap, c.status.GID[0]
 		if uid := c.status.UID[0]; uid != p.UID {
@@ -243,7 +269,9 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 		}
 	}
 
-	if !p.Kernel {
+	if ioIdle {
+		cur.IO, cur.HasIO = p.Prev.IO, p.Prev.HasIO
+	} else if !p.Kernel {
 		if b, err := c.procs.Read(&p.h, proc.FileIO); err != nil {
 			c.countErr(proc.FileIO, err)
 		} else if err := proc.ParseIO(b, &c.io); err != nil {

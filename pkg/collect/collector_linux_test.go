@@ -3,6 +3,7 @@
 package collect
 
 import (
+	"os"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/whippet-agent/whippet/pkg/collect/host"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/collect/passwd"
+	"github.com/whippet-agent/whippet/pkg/collect/proc"
 )
 
 // users is a UserNames for tests.
@@ -195,5 +197,82 @@ func TestCollectFixtureEdgeCases(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIdleProcessSkipsStatus checks the schedstat shortcut against the kernel: an
+// idle process's status and io are carried over, never differing from a fresh
+// read, re-read at least every StatusRefreshCycles, and read again as soon as the
+// process runs.
+func TestIdleProcessSkipsStatus(t *testing.T) {
+	root := hostfs.New("/proc", "/sys", "/etc", "")
+	cmd := exec.Command("sh", "-c", "while read x; do :; done")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start a child: %v", err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	c := newCollector(t, root, Options{})
+	if !c.procs.HasSchedstat() {
+		t.Skip("kernel without CONFIG_SCHED_INFO: no schedstat, no shortcut")
+	}
+	pid := cmd.Process.Pid
+	time.Sleep(100 * time.Millisecond) // let the shell reach its read
+	fresh := func() proc.Status {
+		t.Helper()
+		b, err := os.ReadFile(root.Proc(strconv.Itoa(pid), "status"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s proc.Status
+		if err := proc.ParseStatus(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	check := func(when string) *Process {
+		t.Helper()
+		s, err := c.Collect(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := find(s, pid)
+		if p == nil {
+			t.Fatalf("%s: child not listed", when)
+		}
+		f := fresh()
+		if p.Cur.VolCtxt != f.VolCtxt || p.Cur.NonVolCtxt != f.NonVolCtxt || p.UID != f.UID[0] {
+			t.Errorf("%s: carried ctxt %d/%d uid %d, fresh read %d/%d uid %d (age %d)",
+				when, p.Cur.VolCtxt, p.Cur.NonVolCtxt, p.UID, f.VolCtxt, f.NonVolCtxt, f.UID[0], p.statusAge)
+		}
+		if p.statusAge > StatusRefreshCycles {
+			t.Errorf("%s: status unread for %d cycles", when, p.statusAge)
+		}
+		return p
+	}
+	check("first cycle")
+	skips := c.snap.Stats.IdleSkips
+	maxAge := uint8(0)
+	for i := range 2 * StatusRefreshCycles {
+		p := check("idle cycle " + strconv.Itoa(i))
+		maxAge = max(maxAge, p.statusAge)
+	}
+	if c.snap.Stats.IdleSkips == skips {
+		t.Errorf("no status read was skipped for an idle process")
+	}
+	if maxAge != StatusRefreshCycles {
+		t.Errorf("status age peaked at %d, want %d (periodic refresh)", maxAge, StatusRefreshCycles)
+	}
+	for i := range 3 { // wake it: each line makes it run and switch
+		if _, err := stdin.Write([]byte("x\n")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if p := check("after running " + strconv.Itoa(i)); p.statusAge != 0 {
+			t.Errorf("after running: status not re-read (age %d)", p.statusAge)
+		}
 	}
 }

@@ -11,10 +11,11 @@ const (
 	FileIO
 	FileCmdline
 	FileCgroup
+	FileSchedstat
 	NumFiles // the number of Files
 )
 
-var fileNames = [NumFiles]string{"stat", "statm", "status", "io", "cmdline", "cgroup"}
+var fileNames = [NumFiles]string{"stat", "statm", "status", "io", "cmdline", "cgroup", "schedstat"}
 
 func (f File) String() string {
 	if f < NumFiles {
@@ -39,7 +40,7 @@ func FilesOf(fs ...File) Files {
 }
 
 // DefaultHeld are the files re-read every cycle, worth keeping open.
-var DefaultHeld = FilesOf(FileStat, FileStatus, FileIO)
+var DefaultHeld = FilesOf(FileStat, FileStatus, FileIO, FileSchedstat)
 
 // DefaultMaxHeld caps held descriptors. Each held procfs fd keeps a struct file and,
 // after its first read, a page-sized seq_file buffer that the kernel charges to the

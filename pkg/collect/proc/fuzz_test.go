@@ -140,3 +140,15 @@ func FuzzArgs(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseSchedstat(f *testing.F) {
+	f.Add([]byte("112488416 5718439 350\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s Schedstat
+		if err := ParseSchedstat(b, &s); err != nil {
+			if _, ok := err.(*ParseError); !ok {
+				t.Fatalf("ParseSchedstat(%q) error %T", b, err)
+			}
+		}
+	})
+}

@@ -322,6 +322,7 @@ func TestParsersDoNotAllocate(t *testing.T) {
 		st  Status
 		sm  Statm
 		ss  StatusSample
+		sch Schedstat
 		i   IO
 		c   Cgroups
 		arg [][]byte
@@ -335,6 +336,7 @@ func TestParsersDoNotAllocate(t *testing.T) {
 		"ParseStatus":       func() { _ = ParseStatus(status, &st) },
 		"ParseStatm":        func() { _ = ParseStatm(statm, &sm) },
 		"ParseStatusSample": func() { _ = ParseStatusSample(status, &ss) },
+		"ParseSchedstat":    func() { _ = ParseSchedstat([]byte("112488416 5718439 350\n")[:], &sch) },
 		"ParseIO":           func() { _ = ParseIO(io, &i) },
 		"ParseCgroups":      func() { _ = ParseCgroups(cg, &c) },
 		"Args":              func() { arg = Args(cmd, arg) },
@@ -377,6 +379,34 @@ func TestParseStatusSample(t *testing.T) {
 		}
 		if err != nil || got != tt.want {
 			t.Errorf("%s: ParseStatusSample(%q) = %+v, %v, want %+v", tt.name, tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseSchedstat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    Schedstat
+		wantErr string
+	}{
+		{in: "112488416 5718439 350\n", want: Schedstat{112488416, 5718439, 350}},
+		{in: "0 0 0", want: Schedstat{}},
+		{in: "1 2", wantErr: "schedstat: timeslices: too few fields"},
+		{in: "", wantErr: "schedstat: run_time: too few fields"},
+		{in: "x 2 3", wantErr: "schedstat: run_time: invalid syntax"},
+	}
+	for _, tt := range tests {
+		var got Schedstat
+		err := ParseSchedstat([]byte(tt.in), &got)
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("ParseSchedstat(%q) error = %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseSchedstat(%q) = %+v, %v, want %+v", tt.in, got, err, tt.want)
 		}
 	}
 }

@@ -22,6 +22,7 @@ type Reader struct {
 	held    int
 	maxHeld int
 	hold    Files
+	sched   bool // the kernel has /proc/<pid>/schedstat (CONFIG_SCHED_INFO)
 }
 
 // NewReader opens the proc mount of root.
@@ -44,6 +45,10 @@ func NewReader(root hostfs.Root, opt Options) (*Reader, error) {
 	if r.hold == 0 {
 		r.hold = DefaultHeld
 	}
+	// schedstat exists for every task or for none: probe it once.
+	if _, err := pfile.ReadFile(fd, r.path.Reset().Str("self/schedstat"), &r.buf); err == nil {
+		r.sched = true
+	}
 	return r, nil
 }
 
@@ -56,6 +61,9 @@ func (r *Reader) Close() error {
 	}
 	return nil
 }
+
+// HasSchedstat reports whether the host's kernel has /proc/<pid>/schedstat.
+func (r *Reader) HasSchedstat() bool { return r.sched }
 
 // HeldFDs is the number of descriptors currently held for processes.
 func (r *Reader) HeldFDs() int { return r.held }

@@ -350,3 +350,32 @@ func ioKeyName(bit uint8) string {
 	}
 	return "cancelled_write_bytes"
 }
+
+// Schedstat holds /proc/<pid>/schedstat (CONFIG_SCHED_INFO): the thread group
+// leader's exact CPU time, run-queue wait and number of times it was scheduled.
+// Unlike stat's tick-sampled utime/stime it moves whenever the leader runs at all,
+// which is what lets a cycle skip re-reading an idle process's status and io.
+type Schedstat struct {
+	RunTime    uint64 // ns on CPU
+	WaitTime   uint64 // ns runnable but waiting
+	Timeslices uint64
+}
+
+// ParseSchedstat parses the content of /proc/<pid>/schedstat into s.
+func ParseSchedstat(b []byte, s *Schedstat) error {
+	b = trimSpace(b)
+	for i, dst := range [...]*uint64{&s.RunTime, &s.WaitTime, &s.Timeslices} {
+		name := [...]string{"run_time", "wait_time", "timeslices"}[i]
+		if len(b) == 0 {
+			return perr("schedstat", name, errTooShort)
+		}
+		var f []byte
+		f, b = nextField(b)
+		v, err := parseUint(f)
+		if err != nil {
+			return perr("schedstat", name, err)
+		}
+		*dst = v
+	}
+	return nil
+}
