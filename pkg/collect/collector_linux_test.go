@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whippet-agent/whippet/internal/testenv"
 	"github.com/whippet-agent/whippet/pkg/collect/host"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/collect/passwd"
@@ -48,7 +49,7 @@ func find(s *Snapshot, pid int) *Process {
 func TestCollectLiveBusyChild(t *testing.T) {
 	cmd := exec.Command("sh", "-c", "while :; do :; done")
 	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start a busy child: %v", err)
+		testenv.Skip(t, "cannot start a busy child: %v", err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	c := newCollector(t, hostfs.New("/proc", "/sys", "/etc", ""), Options{Users: users{0: "root"}})
@@ -212,12 +213,12 @@ func TestIdleProcessSkipsStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start a child: %v", err)
+		testenv.Skip(t, "cannot start a child: %v", err)
 	}
 	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
 	c := newCollector(t, root, Options{})
 	if !c.procs.HasSchedstat() {
-		t.Skip("kernel without CONFIG_SCHED_INFO: no schedstat, no shortcut")
+		testenv.Skip(t, "kernel without CONFIG_SCHED_INFO: no schedstat, no shortcut")
 	}
 	pid := cmd.Process.Pid
 	time.Sleep(100 * time.Millisecond) // let the shell reach its read

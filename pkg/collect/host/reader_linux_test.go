@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/whippet-agent/whippet/internal/testenv"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 )
 
@@ -79,7 +80,7 @@ func part(s *Snapshot, f File) any {
 // text: the live counters move between two reads.
 func TestReaderFresh(t *testing.T) {
 	if _, err := os.Stat(liveRoot.Proc("stat")); err != nil {
-		t.Skipf("no live procfs: %v", err)
+		testenv.Skip(t, "no live procfs: %v", err)
 	}
 	t.Parallel()
 	r := newReader(t, liveRoot)

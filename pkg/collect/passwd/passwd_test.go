@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/whippet-agent/whippet/internal/testenv"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 )
 
@@ -276,7 +277,7 @@ func TestFixtures(t *testing.T) {
 			root := hostfs.At(filepath.Join("..", "..", "..", "testdata", "fakehost", name))
 			b, err := os.ReadFile(root.Passwd())
 			if err != nil {
-				t.Skipf("fixture: %v", err)
+				t.Fatalf("fixture: %v", err)
 			}
 			db, err := New(root)
 			if err != nil {
@@ -320,7 +321,7 @@ func TestLive(t *testing.T) {
 	root := hostfs.New(hostfs.DefaultProc, hostfs.DefaultSys, hostfs.DefaultEtc, hostfs.DefaultDocker)
 	db, err := New(root)
 	if err != nil {
-		t.Skipf("no live passwd: %v", err)
+		testenv.Skip(t, "no live passwd: %v", err)
 	}
 	b, _ := os.ReadFile(root.Passwd())
 	for uid := range naive(string(b)) {

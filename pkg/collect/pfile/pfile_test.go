@@ -9,6 +9,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/whippet-agent/whippet/internal/testenv"
 )
 
 func TestReadFileGrows(t *testing.T) {
@@ -50,7 +52,7 @@ func TestMultiRecordSeqFile(t *testing.T) {
 	t.Parallel()
 	want, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		t.Skip(err)
+		testenv.Skip(t, "%v", err)
 	}
 	var p Path
 	buf := make([]byte, 64) // force many short reads

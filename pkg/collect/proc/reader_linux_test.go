@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/procfs"
 
+	"github.com/whippet-agent/whippet/internal/testenv"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 )
 
@@ -64,7 +65,7 @@ func TestReaderPids(t *testing.T) {
 func TestHeldFDFreshAndGone(t *testing.T) {
 	cmd := exec.Command("sh", "-c", "while :; do :; done")
 	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start a busy child: %v", err)
+		testenv.Skip(t, "cannot start a busy child: %v", err)
 	}
 	defer cmd.Process.Kill()
 	r := newReader(t, liveRoot(), Options{})
