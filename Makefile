@@ -45,11 +45,20 @@ test-race:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-## bench-compare: side-by-side benchmarks (bench/), COUNT runs each, summarised by benchstat
+## bench-compare: side-by-side benchmarks (bench/), COUNT runs each, summarised by benchstat and paired ratios
+BENCH ?= .
 bench-compare: tools
 	mkdir -p bench/out
-	cd bench && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) -timeout 60m . | tee out/compare.txt
+	cd bench && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(COUNT) -timeout 60m . | tee out/compare.txt
 	$(BIN)/benchstat bench/out/compare.txt
+	cd bench && $(GO) run ./cmd/ratios out/compare.txt $(RATIOS)
+
+RATIOS ?= \
+	ProcCycle/gen5000/whippet=ProcCycle/gen5000/floor ProcCycle/gen5000/whippet-open=ProcCycle/gen5000/floor \
+	ProcCycle/gen5000/procfs=ProcCycle/gen5000/whippet ProcCycle/gen5000/gopsutil=ProcCycle/gen5000/whippet \
+	ProcCycle/live/whippet=ProcCycle/live/floor ProcCycle/live/whippet-open=ProcCycle/live/floor \
+	ProcCycle/live/procfs=ProcCycle/live/whippet ProcCycle/live/gopsutil=ProcCycle/live/whippet \
+	Host/whippet=Host/floor Host/procfs=Host/whippet Host/gopsutil=Host/whippet
 
 ## fuzz: every Fuzz target for FUZZTIME each
 fuzz:

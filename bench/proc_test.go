@@ -287,7 +287,27 @@ func benchProcfs(b *testing.B, root hostfs.Root) {
 
 // --- gopsutil ----------------------------------------------------------------------
 
+// gopsutilProcs lists processes the usual way (Processes) on the live host. On a
+// generated host it builds them from Pids, because Processes checks each pid with
+// kill(pid, 0) on the real machine, where the generated pids do not exist; skipping
+// that check makes gopsutil cheaper there, not dearer.
+func gopsutilProcs(live bool) ([]*process.Process, error) {
+	if live {
+		return process.Processes()
+	}
+	pids, err := process.Pids()
+	if err != nil {
+		return nil, err
+	}
+	procs := make([]*process.Process, len(pids))
+	for i, pid := range pids {
+		procs[i] = &process.Process{Pid: pid}
+	}
+	return procs, nil
+}
+
 func benchGopsutil(b *testing.B, root hostfs.Root) {
+	live := root.Proc() == "/proc"
 	b.Setenv("HOST_PROC", root.Proc())
 	users, _ := passwd.New(root)
 	cmdlines := map[int32]string{}
@@ -295,7 +315,7 @@ func benchGopsutil(b *testing.B, root hostfs.Root) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		procs, err := process.Processes()
+		procs, err := gopsutilProcs(live)
 		if err != nil {
 			b.Fatal(err)
 		}
