@@ -84,3 +84,40 @@ func TestTags(t *testing.T) {
 		t.Errorf("plain container tags = %+v, want only high-cardinality ones", plain.Tags)
 	}
 }
+
+func TestIDFromCgroup(t *testing.T) {
+	const id = "0cbed5dba142072315d496a4f4f21230c74020775cb2f6249dc24ea7f8a2129f"
+	for _, tt := range []struct {
+		path string
+		want string
+	}{
+		{"/docker/" + id, id},
+		{"/ecs/df3680a1ae7b4506c757ecd12e08f10e/" + id, id},
+		{"/system.slice/docker-" + id + ".scope", id},
+		{"/ecstasks.slice/ecstasks-87ad2cb2f17d45dab6642cd37bd97c50.slice/docker-" + id + ".scope", id},
+		{"/kubepods/burstable/pod1/" + id + "/sub", id},
+		{"/", ""},
+		{"/user.slice/user-0.slice/session-1.scope", ""},
+		{"/process_api/280ba27ced1a29c4748b1fa14dff6065", ""}, // 32 hex: not a container
+		{"/docker/" + id + "0", ""},                            // 65 hex
+		{"/docker/" + "0CBED5DBA142072315D496A4F4F21230C74020775CB2F6249DC24EA7F8A2129F", ""},
+	} {
+		got, ok := IDFromCgroup([]byte(tt.path))
+		if string(got) != tt.want || ok != (tt.want != "") {
+			t.Errorf("IDFromCgroup(%q) = %q, %v; want %q", tt.path, got, ok, tt.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { IDFromCgroup([]byte("/docker/" + id)) }); n != 0 {
+		t.Errorf("IDFromCgroup allocates %v", n)
+	}
+}
+
+func FuzzIDFromCgroup(f *testing.F) {
+	f.Add([]byte("/system.slice/docker-0cbed5dba142072315d496a4f4f21230c74020775cb2f6249dc24ea7f8a2129f.scope"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, ok := IDFromCgroup(b)
+		if ok && len(id) != 64 {
+			t.Fatalf("IDFromCgroup(%q) = %q", b, id)
+		}
+	})
+}
