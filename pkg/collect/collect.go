@@ -52,10 +52,13 @@ type Process struct {
 	GID       uint32 // real gid
 	User      string
 	Threads   int64
-	RSS       uint64 // bytes
-	VMS       uint64 // bytes
-	Swap      uint64 // bytes
-	Nice      int64
+	// ContainerID is the container the process runs in ("" on the host), from its
+	// cgroup path when first seen.
+	ContainerID string
+	RSS         uint64 // bytes
+	VMS         uint64 // bytes
+	Swap        uint64 // bytes
+	Nice        int64
 
 	Cur, Prev Sample
 	HasPrev   bool // Prev holds the previous cycle's sample of this same process

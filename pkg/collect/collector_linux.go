@@ -12,6 +12,7 @@ import (
 	"github.com/whippet-agent/whippet/pkg/collect/host"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/collect/proc"
+	"github.com/whippet-agent/whippet/pkg/container"
 )
 
 // pfKthread is PF_KTHREAD in the flags field of /proc/<pid>/stat.
@@ -34,6 +35,7 @@ type Collector struct {
 	log   *slog.Logger
 
 	table    map[int32]*Process
+	ids      map[string]*idRef // interned container ids of live processes
 	free     []*Process
 	pids     []int32
 	gen      uint64
@@ -42,10 +44,11 @@ type Collector struct {
 	snap Snapshot
 
 	// scratch, reused every process
-	stat   proc.Stat
-	status proc.StatusSample
-	sched  proc.Schedstat
-	io     proc.IO
+	stat    proc.Stat
+	status  proc.StatusSample
+	sched   proc.Schedstat
+	cgroups proc.Cgroups
+	io      proc.IO
 }
 
 // New opens the host's readers. Close releases them.
@@ -167,6 +170,7 @@ func (p *Process) reset(pid int32) {
 }
 
 func (c *Collector) release(p *Process) {
+	c.releaseID(p.ContainerID)
 	c.procs.Release(&p.h)
 	delete(c.table, p.PID)
 	c.free = append(c.free, p)
@@ -192,6 +196,7 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 		// The pid now names another process (only possible on the open/close path:
 		// held descriptors fail with ESRCH instead).
 		st.PidReused++
+		c.releaseID(p.ContainerID)
 		c.procs.Release(&p.h)
 		p.reset(p.PID)
 		fresh = true
@@ -210,6 +215,7 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 			}
 		}
 		p.UID = ^uint32(0)
+		p.ContainerID = c.containerOf(p)
 	} else {
 		p.Prev, p.HasPrev = p.Cur, true
 	}
@@ -298,4 +304,25 @@ func (c *Collector) countErr(f proc.File, err error) (gone bool) {
 	}
 	c.snap.Stats.ReadErrors[f]++
 	return false
+}
+
+// containerOf reads a new process's /proc/<pid>/cgroup once and returns the id of
+// the container it runs in, or "" for a host process. The id is the same string
+// for every process of a container while the container table knows it.
+func (c *Collector) containerOf(p *Process) string {
+	b, err := c.procs.Read(&p.h, proc.FileCgroup)
+	if err != nil {
+		c.countErr(proc.FileCgroup, err)
+		return ""
+	}
+	if err := proc.ParseCgroups(b, &c.cgroups); err != nil {
+		c.snap.Stats.ParseErrors[proc.FileCgroup]++
+		return ""
+	}
+	for _, l := range c.cgroups.Lines {
+		if id, ok := container.IDFromCgroup(l.Path); ok {
+			return c.internID(id)
+		}
+	}
+	return ""
 }

@@ -173,6 +173,26 @@ func TestCollectFixtureEdgeCases(t *testing.T) {
 					t.Errorf("edge case %q not found among %d processes", name, len(s.Processes))
 				}
 			}
+			// Container attribution from cgroup paths (testdata/fakehost/README.md).
+			wantCtr := map[string]map[int32]string{
+				"fakehost/v1": {32351: "0cbed5dba142072315d496a4f4f21230c74020775cb2f6249dc24ea7f8a2129f",
+					32423: "bbc5b1de8e830fe0a04e3eb756f9f9ba2ac242881ce502cf8f3d35b92c9c56e8",
+					32496: "2840cb82852a3dc8063896aa9ec42f2d966e5a8f1180b0acd2b379d28feaa3ad", 3469: "", 32292: "", 2: ""},
+				"fakehost/v2": {3305: "15781515b71ab0ec1b49cc3c829cf4fe9a7d2ccf410245c27314f0f6f467e65f",
+					3447: "b7873ac01fa2602b1b0c93cac8f72befedcbef80ce7e930185b6ee0790a886d7", 3469: "", 1: ""},
+			}[dir[len("../../testdata/"):]]
+			ids := map[string]bool{}
+			for _, p := range s.Processes {
+				if want, ok := wantCtr[p.PID]; ok && p.ContainerID != want {
+					t.Errorf("pid %d container %q, want %q", p.PID, p.ContainerID, want)
+				}
+				if p.ContainerID != "" {
+					ids[p.ContainerID] = true
+				}
+			}
+			if len(c.ids) != len(ids) || len(ids) != 3 {
+				t.Errorf("interned %d ids for %d containers with processes, want 3", len(c.ids), len(ids))
+			}
 			if s.Stats.ProcsGone == 0 {
 				t.Errorf("the vanished pid was not counted as gone")
 			}
