@@ -38,7 +38,7 @@ func printCycle(w io.Writer, root hostfs.Root, s *collect.Snapshot, top int) err
 	}
 	fmt.Fprintf(bw, "processes  %d (%d kernel threads)  cycle %s  held fds %d  gone %d  read errors %v\n\n",
 		len(procs), kernel, s.Stats.CycleDuration.Round(time.Microsecond), s.Stats.HeldFDs, s.Stats.ProcsGone, s.Stats.ReadErrors)
-	fmt.Fprintf(bw, "%8s %-12s %1s %6s %10s  %s\n", "PID", "USER", "S", "CPU%", "RSS", "COMMAND")
+	fmt.Fprintf(bw, "%8s %-12s %1s %6s %10s %-12s  %s\n", "PID", "USER", "S", "CPU%", "RSS", "CONTAINER", "COMMAND")
 	var cmdBuf []byte
 	for i, p := range procs {
 		if top > 0 && i >= top {
@@ -60,7 +60,11 @@ func printCycle(w io.Writer, root hostfs.Root, s *collect.Snapshot, top int) err
 		if len(cmdBuf) > 100 {
 			cmdBuf = append(cmdBuf[:99], "…"...)
 		}
-		fmt.Fprintf(bw, "%8d %-12.12s %c %6s %10s  %s\n", p.PID, user, p.State, cpuText, bytesText(p.RSS), printable(cmdBuf))
+		ctr := "-"
+		if p.ContainerID != "" {
+			ctr = p.ContainerID[:12]
+		}
+		fmt.Fprintf(bw, "%8d %-12.12s %c %6s %10s %-12s  %s\n", p.PID, user, p.State, cpuText, bytesText(p.RSS), ctr, printable(cmdBuf))
 	}
 	return bw.Flush()
 }

@@ -29,8 +29,9 @@ func TestCheckFixture(t *testing.T) {
 		regexp.MustCompile(`(?m)^cpu\s+2 cores`),
 		regexp.MustCompile(`(?m)^memory\s+total \d`),
 		regexp.MustCompile(`(?m)^processes\s+\d+ \(\d+ kernel threads\)`),
-		regexp.MustCompile(`(?m)^\s+PID USER\s+S\s+CPU%\s+RSS\s+COMMAND$`),
-		regexp.MustCompile(`(?m)^\s+2 root\s+S\s+-\s+0B\s+\[kthreadd\]$`),                   // kernel thread
+		regexp.MustCompile(`(?m)^\s+PID USER\s+S\s+CPU%\s+RSS\s+CONTAINER\s+COMMAND$`),
+		regexp.MustCompile(`(?m)^\s+2 root\s+S\s+-\s+0B\s+-\s+\[kthreadd\]$`),               // kernel thread
+		regexp.MustCompile(`(?m)^\s+32351 root\s+S .* 0cbed5dba142  sh -c`),                 // a container's process
 		regexp.MustCompile(`(?m)^\s+\d+ 4242\s+S .*sleep`),                                  // uid not in passwd
 		regexp.MustCompile(`(?m)^\s+\d+ root\s+Z\s`),                                        // zombie
 		regexp.MustCompile(`(?m)^\s+\d+ root\s+S .*nginx: master process /usr/sbin/nginx$`), // rewritten argv
