@@ -102,26 +102,29 @@ func sub(cur, prev uint64) uint64 {
 // Snapshot is one cycle of a host. The collector reuses it: read it before the
 // next Collect.
 type Snapshot struct {
-	Time      time.Time
-	Host      host.Snapshot
-	HostPrev  host.Snapshot // the previous cycle's host counters
-	HasPrev   bool          // HostPrev is valid
-	Processes []*Process    // live processes in pid order
-	Stats     Stats
+	Time       time.Time
+	Host       host.Snapshot
+	HostPrev   host.Snapshot // the previous cycle's host counters
+	HasPrev    bool          // HostPrev is valid
+	Processes  []*Process    // live processes in pid order
+	Containers []*Container  // known containers (running or not), in discovery order
+	Stats      Stats
 }
 
 // Stats counts what a cycle skipped. Counters are cumulative since start.
 type Stats struct {
-	Cycles        uint64
-	ProcsGone     uint64 // processes that exited while being read
-	ProcsNew      uint64
-	PidReused     uint64                // a pid seen again with another start time
-	ReadErrors    [proc.NumFiles]uint64 // per proc.File: read failures other than gone (EACCES on io…)
-	IdleSkips     uint64                // status+io reads saved because the process had not run
-	ParseErrors   [proc.NumFiles]uint64 // per proc.File: malformed content, process skipped or field absent
-	HostErrors    uint64                // host files unreadable or malformed this cycle
-	UserErrors    uint64                // passwd reload failures
-	HeldFDs       int
-	TrackedProcs  int
-	CycleDuration time.Duration
+	Cycles          uint64
+	ProcsGone       uint64 // processes that exited while being read
+	ProcsNew        uint64
+	PidReused       uint64                // a pid seen again with another start time
+	ReadErrors      [proc.NumFiles]uint64 // per proc.File: read failures other than gone (EACCES on io…)
+	IdleSkips       uint64                // status+io reads saved because the process had not run
+	ParseErrors     [proc.NumFiles]uint64 // per proc.File: malformed content, process skipped or field absent
+	HostErrors      uint64                // host files unreadable or malformed this cycle
+	ContainersNew   uint64                // containers added to the table
+	ContainerErrors uint64                // containers whose cgroup could not be located or read
+	UserErrors      uint64                // passwd reload failures
+	HeldFDs         int
+	TrackedProcs    int
+	CycleDuration   time.Duration
 }

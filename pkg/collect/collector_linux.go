@@ -9,8 +9,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/whippet-agent/whippet/pkg/collect/cgroup"
 	"github.com/whippet-agent/whippet/pkg/collect/host"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
+	"github.com/whippet-agent/whippet/pkg/collect/pfile"
 	"github.com/whippet-agent/whippet/pkg/collect/proc"
 	"github.com/whippet-agent/whippet/pkg/container"
 )
@@ -20,9 +22,11 @@ const pfKthread = 0x00200000
 
 // Options configure a Collector.
 type Options struct {
-	Proc  proc.Options
-	Users UserNames // nil: uids are shown as numbers
-	Log   *slog.Logger
+	Proc       proc.Options
+	Cgroup     cgroup.Options
+	Users      UserNames        // nil: uids are shown as numbers
+	Containers container.Source // nil: no container table
+	Log        *slog.Logger
 }
 
 // Collector collects cycles of one host. It is not safe for concurrent use: one
@@ -42,6 +46,9 @@ type Collector struct {
 	pageSize uint64
 
 	snap Snapshot
+	ctrs *containerTable // nil without a container source
+	cg   *cgroup.Reader
+	pfd  int // proc mount fd for per-container net/dev
 
 	// scratch, reused every process
 	stat    proc.Stat
@@ -66,11 +73,30 @@ func New(root hostfs.Root, opt Options) (*Collector, error) {
 		hr.Close()
 		return nil, fmt.Errorf("process reader: %w", err)
 	}
-	return &Collector{
+	c := &Collector{
 		root: root, host: hr, procs: pr, users: opt.Users, log: log,
 		table:    make(map[int32]*Process, 1024),
 		pageSize: uint64(os.Getpagesize()),
-	}, nil
+		pfd:      -1,
+	}
+	if opt.Containers != nil {
+		// Without readable cgroups the agent still reports host and processes.
+		cg, err := cgroup.NewReader(root, opt.Cgroup)
+		if err != nil {
+			log.Warn("container metrics unavailable", "err", err)
+		} else {
+			var p pfile.Path
+			fd, err := pfile.OpenDir(pfile.AtCWD, p.Str(root.Proc()))
+			if err != nil {
+				cg.Close()
+				c.Close()
+				return nil, fmt.Errorf("open proc dir %s: %w", root.Proc(), err)
+			}
+			c.cg, c.pfd = cg, fd
+			c.ctrs = newContainerTable(opt.Containers, cg, fd, &c.snap.Stats)
+		}
+	}
+	return c, nil
 }
 
 // Close releases every held descriptor. It is idempotent.
@@ -82,6 +108,13 @@ func (c *Collector) Close() error {
 		c.procs.Release(&p.h)
 		delete(c.table, pid)
 	}
+	if c.ctrs != nil {
+		c.ctrs.closeAll()
+	}
+	if c.cg != nil {
+		c.cg.Close()
+	}
+	pfile.Close(c.pfd)
 	c.procs.Close()
 	c.host.Close()
 	c.procs, c.host = nil, nil
@@ -145,6 +178,10 @@ func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
 		if p.gen != c.gen {
 			c.release(p)
 		}
+	}
+	if c.ctrs != nil {
+		c.ctrs.update(now)
+		s.Containers = c.ctrs.list
 	}
 	s.Stats.HeldFDs = c.procs.HeldFDs()
 	s.Stats.TrackedProcs = len(c.table)

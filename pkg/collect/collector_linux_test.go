@@ -200,8 +200,10 @@ func TestCollectFixtureEdgeCases(t *testing.T) {
 				t.Errorf("host files missing: %v", s.Host.Err)
 			}
 
-			// Steady state: nothing changes, nothing allocates.
-			next := t0
+			// Steady state: nothing changes, nothing allocates (after a second cycle
+			// has filled the previous-sample buffers).
+			next := t0.Add(15 * time.Second)
+			c.Collect(next)
 			allocs := testing.AllocsPerRun(20, func() {
 				next = next.Add(15 * time.Second)
 				s, _ = c.Collect(next)

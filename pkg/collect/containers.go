@@ -1,0 +1,59 @@
+package collect
+
+import (
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/collect/cgroup"
+	"github.com/whippet-agent/whippet/pkg/collect/host"
+	"github.com/whippet-agent/whippet/pkg/container"
+)
+
+// Container is one container known to the collector: its identity (from the
+// runtime), and, while it runs, the current and previous cycle's counters.
+type Container struct {
+	ID        string
+	Meta      *container.Meta // replaced, never modified, when the runtime reports a change
+	Cur, Prev ContainerSample
+	HasPrev   bool // Prev holds the previous cycle's sample of this same run
+
+	paths     cgroup.Paths
+	h         cgroup.Handle
+	located   bool
+	locateErr error
+	netfd     int // fd+1 of the held /proc/<pid>/net/dev
+}
+
+// ContainerSample is one cycle's counters of a container.
+type ContainerSample struct {
+	Time   time.Time // zero when the container was not sampled this cycle
+	Stats  cgroup.Stats
+	Net    host.NetDev // the container's network namespace, per interface
+	HasNet bool
+}
+
+// Sampled reports whether c was read this cycle.
+func (c *Container) Sampled() bool { return !c.Cur.Time.IsZero() }
+
+// CPUPercent is the container's CPU use over the last cycle in percent of one
+// core; ok is false without two samples.
+func (c *Container) CPUPercent() (float64, bool) {
+	if !c.HasPrev || !c.Sampled() {
+		return 0, false
+	}
+	dt := c.Cur.Time.Sub(c.Prev.Time).Seconds()
+	if dt <= 0 || c.Cur.Stats.CPU.Usage < c.Prev.Stats.CPU.Usage {
+		return 0, false
+	}
+	return float64(c.Cur.Stats.CPU.Usage-c.Prev.Stats.CPU.Usage) / 1e9 / dt * 100, true
+}
+
+// NetTotals sums the container's interfaces but loopback.
+func (s *ContainerSample) NetTotals() (rx, tx uint64) {
+	for i := range s.Net.Ifaces {
+		if f := &s.Net.Ifaces[i]; f.Name != "lo" {
+			rx += f.RxBytes
+			tx += f.TxBytes
+		}
+	}
+	return rx, tx
+}

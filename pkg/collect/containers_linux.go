@@ -1,0 +1,156 @@
+//go:build linux
+
+package collect
+
+import (
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/collect/cgroup"
+	"github.com/whippet-agent/whippet/pkg/collect/host"
+	"github.com/whippet-agent/whippet/pkg/collect/pfile"
+	"github.com/whippet-agent/whippet/pkg/container"
+)
+
+// containerTable follows a container.Source: changes are applied at the start of
+// each cycle, then every running container's cgroup and network counters are read
+// through descriptors held since it was first seen.
+type containerTable struct {
+	src    container.Source
+	cg     *cgroup.Reader
+	procfd int // the proc mount, for <pid>/net/dev
+	byID   map[string]*Container
+	list   []*Container // live entries in a stable order for the snapshot
+	path   pfile.Path
+	buf    []byte
+	apply  func(container.Change) // bound once: no closure per cycle
+	cycle  time.Time
+	stats  *Stats
+}
+
+func newContainerTable(src container.Source, cg *cgroup.Reader, procfd int, stats *Stats) *containerTable {
+	t := &containerTable{src: src, cg: cg, procfd: procfd, byID: map[string]*Container{}, stats: stats,
+		buf: make([]byte, pfile.MinBuf)}
+	t.apply = t.applyChange
+	return t
+}
+
+// update applies the source's pending changes and samples every running container.
+func (t *containerTable) update(now time.Time) {
+	t.cycle = now
+	if t.src != nil {
+		t.src.Drain(t.apply)
+	}
+	for _, c := range t.list {
+		t.sample(c, now)
+	}
+}
+
+func (t *containerTable) applyChange(ch container.Change) {
+	c := t.byID[ch.ID]
+	if ch.Removed {
+		if c != nil {
+			t.remove(c)
+		}
+		return
+	}
+	m := ch.Meta
+	if c == nil {
+		c = &Container{ID: ch.ID}
+		t.byID[ch.ID] = c
+		t.list = append(t.list, c)
+		t.stats.ContainersNew++
+	}
+	if c.Meta != nil && (c.Meta.Pid != m.Pid || !m.Running()) {
+		// Restarted (a new init pid, perhaps a new cgroup) or stopped: start over.
+		t.close(c)
+	}
+	c.Meta = m
+}
+
+func (t *containerTable) remove(c *Container) {
+	t.close(c)
+	delete(t.byID, c.ID)
+	for i, x := range t.list {
+		if x == c {
+			t.list = append(t.list[:i], t.list[i+1:]...)
+			break
+		}
+	}
+}
+
+// close releases c's descriptors and forgets its counters.
+func (t *containerTable) close(c *Container) {
+	t.cg.Release(&c.h)
+	if c.netfd > 0 {
+		pfile.Close(c.netfd - 1)
+		c.netfd = 0
+	}
+	c.located, c.HasPrev, c.Cur.Time, c.locateErr = false, false, time.Time{}, nil
+}
+
+// sample reads c's counters; a stopped container has none.
+func (t *containerTable) sample(c *Container, now time.Time) {
+	c.Prev, c.Cur = c.Cur, c.Prev // swap: both keep their slices
+	c.HasPrev = !c.Prev.Time.IsZero()
+	c.Cur.Time = time.Time{}
+	if c.Meta == nil || !c.Meta.Running() {
+		c.HasPrev = false
+		return
+	}
+	if !c.located {
+		if c.locateErr != nil {
+			return // reported once; retried when the container changes
+		}
+		if err := t.cg.Locate(int32(c.Meta.Pid), &c.paths); err != nil {
+			c.locateErr = err
+			t.stats.ContainerErrors++
+			return
+		}
+		if err := t.cg.Open(&c.h, &c.paths); err != nil {
+			c.locateErr = err
+			t.stats.ContainerErrors++
+			return
+		}
+		c.located = true
+	}
+	if err := t.cg.Read(&c.h, &c.Cur.Stats); err != nil {
+		// Gone between the event and this read: the destroy event follows.
+		t.stats.ContainerErrors++
+		c.HasPrev = false
+		return
+	}
+	c.Cur.Time = now
+	c.Cur.HasNet = false
+	if c.Meta.NetworkMode != "host" {
+		t.readNet(c)
+	}
+}
+
+// readNet reads /proc/<init pid>/net/dev: the container's network namespace.
+func (t *containerTable) readNet(c *Container) {
+	var b []byte
+	var err error
+	if c.netfd == 0 {
+		fd, oerr := pfile.Open(t.procfd, t.path.Reset().Uint(uint64(c.Meta.Pid)).Str("/net/dev"))
+		if oerr != nil {
+			return
+		}
+		c.netfd = fd + 1
+	}
+	b, err = pfile.PreadFD(c.netfd-1, &t.buf, false)
+	if err != nil {
+		pfile.Close(c.netfd - 1)
+		c.netfd = 0
+		return
+	}
+	if host.ParseNetDev(b, &c.Cur.Net) == nil {
+		c.Cur.HasNet = true
+	}
+}
+
+func (t *containerTable) closeAll() {
+	for _, c := range t.list {
+		t.close(c)
+	}
+	t.list, t.byID = nil, map[string]*Container{}
+}
