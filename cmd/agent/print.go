@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/whippet-agent/whippet/pkg/collect"
+	"github.com/whippet-agent/whippet/pkg/collect/cgroup"
 	"github.com/whippet-agent/whippet/pkg/collect/host"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/collect/proc"
@@ -21,6 +22,8 @@ func printCycle(w io.Writer, root hostfs.Root, s *collect.Snapshot, top int) err
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "whippet %s  %s  host %s\n", version, s.Time.Format(time.RFC3339), root)
 	printHost(bw, s)
+
+	printContainers(bw, s)
 
 	procs := slices.Clone(s.Processes)
 	cpu := func(p *collect.Process) float64 { u, sy, _ := p.CPUPercent(); return u + sy }
@@ -152,4 +155,77 @@ func printable(b []byte) string {
 		out = append(out, c)
 	}
 	return string(out)
+}
+
+// printContainers writes the container table: running containers by CPU, then
+// the others; rates need two cycles ("-" before).
+func printContainers(w io.Writer, s *collect.Snapshot) {
+	if len(s.Containers) == 0 {
+		return
+	}
+	ctrs := slices.Clone(s.Containers)
+	cpu := func(c *collect.Container) float64 { v, _ := c.CPUPercent(); return v }
+	slices.SortStableFunc(ctrs, func(a, b *collect.Container) int {
+		if a.Sampled() != b.Sampled() {
+			if a.Sampled() {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(cpu(b), cpu(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Meta.Name, b.Meta.Name)
+	})
+	fmt.Fprintf(w, "\n%-12s %-24s %-20s %-8s %6s %10s %10s %17s %17s %5s\n",
+		"CONTAINER", "NAME", "ECS TASK", "STATE", "CPU%", "MEM", "LIMIT", "IO R/W /s", "NET RX/TX /s", "PIDS")
+	for _, c := range ctrs {
+		m := c.Meta
+		task := "-"
+		if !m.ECS.IsZero() {
+			task = m.ECS.Family + ":" + m.ECS.Version
+		}
+		cpuText, mem, limit, io, net, pids := "-", "-", "-", "-", "-", "-"
+		if c.Sampled() {
+			st := &c.Cur.Stats
+			mem = bytesText(st.Memory.Usage)
+			if st.Memory.Limit > 0 {
+				limit = bytesText(st.Memory.Limit)
+			}
+			pids = fmt.Sprint(st.Pids.Current)
+			if pct, ok := c.CPUPercent(); ok {
+				cpuText = fmt.Sprintf("%.1f", pct)
+			}
+			if c.HasPrev {
+				dt := c.Cur.Time.Sub(c.Prev.Time).Seconds()
+				r1, w1 := ioTotals(&c.Cur.Stats)
+				r0, w0 := ioTotals(&c.Prev.Stats)
+				io = rate(r1, r0, dt) + "/" + rate(w1, w0, dt)
+				if c.Cur.HasNet && c.Prev.HasNet {
+					rx1, tx1 := c.Cur.NetTotals()
+					rx0, tx0 := c.Prev.NetTotals()
+					net = rate(rx1, rx0, dt) + "/" + rate(tx1, tx0, dt)
+				}
+			}
+		}
+		fmt.Fprintf(w, "%-12.12s %-24.24s %-20.20s %-8.8s %6s %10s %10s %17s %17s %5s\n",
+			c.ID, printable([]byte(m.Name)), task, m.State, cpuText, mem, limit, io, net, pids)
+	}
+	fmt.Fprintln(w)
+}
+
+func ioTotals(s *cgroup.Stats) (read, write uint64) {
+	for _, d := range s.IO.Devices {
+		read += d.ReadBytes
+		write += d.WriteBytes
+	}
+	return read, write
+}
+
+// rate formats a counter's per-second rate; a counter that went back is a reset.
+func rate(cur, prev uint64, dt float64) string {
+	if cur < prev || dt <= 0 {
+		return "0B"
+	}
+	return bytesText(uint64(float64(cur-prev) / dt))
 }

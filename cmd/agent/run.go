@@ -110,11 +110,24 @@ func (h *hostFlags) logger(stderr io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})), nil
 }
 
-// newCollector builds the collector for the host the flags name.
-func (h *hostFlags) newCollector(log *slog.Logger) (*collect.Collector, hostfs.Root, error) {
+// agent is a collector and the event sources feeding it.
+type agent struct {
+	root    hostfs.Root
+	coll    *collect.Collector
+	sources *containerSources // nil without a Docker socket
+}
+
+func (a *agent) close() {
+	a.coll.Close()
+	a.sources.stop()
+}
+
+// newAgent builds the collector for the host the flags name and starts the
+// container sources.
+func (h *hostFlags) newAgent(ctx context.Context, log *slog.Logger) (*agent, error) {
 	root, err := h.hostRoot()
 	if err != nil {
-		return nil, root, err
+		return nil, err
 	}
 	if h.maxHeld != 0 && h.maxHeld > 0 {
 		if lim, err := proc.RaiseNoFileLimit(); err != nil {
@@ -128,15 +141,20 @@ func (h *hostFlags) newCollector(log *slog.Logger) (*collect.Collector, hostfs.R
 	if err != nil {
 		log.Warn("user names unavailable: uids shown as numbers", "err", err)
 	}
-	c, err := collect.New(root, collect.Options{
+	a := &agent{root: root, sources: startContainers(ctx, root, log)}
+	opts := collect.Options{
 		Proc:  proc.Options{MaxHeld: h.maxHeld},
 		Users: users,
 		Log:   log,
-	})
-	if err != nil {
-		return nil, root, err
 	}
-	return c, root, nil
+	if a.sources != nil {
+		opts.Containers = a.sources.watcher
+	}
+	if a.coll, err = collect.New(root, opts); err != nil {
+		a.sources.stop()
+		return nil, err
+	}
+	return a, nil
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
@@ -169,11 +187,15 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	c, root, err := hf.newCollector(log)
+	a, err := hf.newAgent(ctx, log)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer a.close()
+	if a.sources != nil && !a.sources.waitSynced(ctx, 5*time.Second) {
+		log.Warn("Docker daemon did not answer in time: no containers listed", "socket", a.root.DockerSocket())
+	}
+	c, root := a.coll, a.root
 	snap, err := c.Collect(time.Now())
 	if err != nil {
 		return err
@@ -215,11 +237,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if os.Getenv("DD_API_KEY") != "" {
 		log.Warn("shipping to Datadog is not implemented yet: printing each cycle to stdout instead")
 	}
-	c, root, err := hf.newCollector(log)
+	a, err := hf.newAgent(ctx, log)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer a.close()
+	c, root := a.coll, a.root
 	log.Info("whippet started", "version", version, "host", root.String(), "interval", *interval)
 	t := time.NewTicker(*interval)
 	defer t.Stop()

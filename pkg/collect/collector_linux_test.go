@@ -75,8 +75,10 @@ func TestCollectLiveBusyChild(t *testing.T) {
 		t.Fatalf("busy child gone from the second cycle")
 	}
 	u, sys, ok := p.CPUPercent()
-	if !ok || u+sys < 30 || u+sys > 220 {
-		t.Errorf("busy child CPUPercent() = %.1f+%.1f, %v; want about 100 (one core)", u, sys, ok)
+	// A busy loop gets up to one core; on a loaded 2-core machine (parallel tests)
+	// much less, but never next to nothing.
+	if !ok || u+sys < 5 || u+sys > 220 {
+		t.Errorf("busy child CPUPercent() = %.1f+%.1f, %v; want busy, at most one core", u, sys, ok)
 	}
 	if p.User != "root" || string(p.Comm) != "sh" || p.RSS == 0 || p.Kernel {
 		t.Errorf("busy child = user %q comm %q rss %d kernel %v", p.User, p.Comm, p.RSS, p.Kernel)

@@ -20,8 +20,12 @@ func (f *fakeSource) Drain(fn func(container.Change)) {
 	f.pending = f.pending[:0]
 }
 
-func (f *fakeSource) up(m *container.Meta) { f.pending = append(f.pending, container.Change{ID: m.ID, Meta: m}) }
-func (f *fakeSource) rm(id string)        { f.pending = append(f.pending, container.Change{ID: id, Removed: true}) }
+func (f *fakeSource) up(m *container.Meta) {
+	f.pending = append(f.pending, container.Change{ID: m.ID, Meta: m})
+}
+func (f *fakeSource) rm(id string) {
+	f.pending = append(f.pending, container.Change{ID: id, Removed: true})
+}
 
 const (
 	v1Web     = "0cbed5dba142072315d496a4f4f21230c74020775cb2f6249dc24ea7f8a2129f"

@@ -99,7 +99,7 @@ func TestIDFromCgroup(t *testing.T) {
 		{"/", ""},
 		{"/user.slice/user-0.slice/session-1.scope", ""},
 		{"/process_api/280ba27ced1a29c4748b1fa14dff6065", ""}, // 32 hex: not a container
-		{"/docker/" + id + "0", ""},                            // 65 hex
+		{"/docker/" + id + "0", ""},                           // 65 hex
 		{"/docker/" + "0CBED5DBA142072315D496A4F4F21230C74020775CB2F6249DC24EA7F8A2129F", ""},
 	} {
 		got, ok := IDFromCgroup([]byte(tt.path))

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
+	"github.com/whippet-agent/whippet/pkg/ecs"
+	"github.com/whippet-agent/whippet/pkg/sock"
+)
+
+// containerSources runs the Docker watcher and, on ECS, the ECS agent poller, each
+// in one goroutine, until stop is called.
+type containerSources struct {
+	watcher *sock.Watcher
+	client  *sock.Client
+	poller  *ecs.Poller
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// startContainers starts following the host's Docker daemon when its socket
+// exists; without one it returns nil and the agent reports host and processes only.
+func startContainers(ctx context.Context, root hostfs.Root, log *slog.Logger) *containerSources {
+	path := root.DockerSocket()
+	if fi, err := os.Stat(path); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		log.Info("no Docker socket: container metrics disabled", "socket", path)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &containerSources{client: sock.New(path, sock.Options{}), cancel: cancel}
+	opts := sock.WatcherOptions{Logger: log.With("component", "docker")}
+	if urls := ecsCandidates(root, log); len(urls) > 0 {
+		var w *sock.Watcher
+		s.poller = ecs.NewPoller(ecs.PollerOptions{
+			Candidates: urls,
+			Logger:     log.With("component", "ecs"),
+			OnChange:   func() { w.Reenrich() },
+		})
+		opts.Enrich = s.poller.Enrich
+		s.watcher = sock.NewWatcher(s.client, opts)
+		w = s.watcher
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.poller.Run(ctx) }()
+	} else {
+		s.watcher = sock.NewWatcher(s.client, opts)
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.watcher.Run(ctx) }()
+	return s
+}
+
+// ecsCandidates are the ECS agent introspection URLs to probe: the configured one
+// (DD_ECS_AGENT_URL), or, only when whippet itself runs as an ECS task (the ECS
+// agent sets ECS_CONTAINER_METADATA_URI[_V4] in every task container), the
+// Datadog agent's detection order. Elsewhere nothing is probed: a host that is
+// not an ECS container instance gets no stray connections to its gateway.
+func ecsCandidates(root hostfs.Root, log *slog.Logger) []string {
+	if u := os.Getenv("DD_ECS_AGENT_URL"); u != "" {
+		return ecs.Candidates(u, netip.Addr{})
+	}
+	if os.Getenv("ECS_CONTAINER_METADATA_URI_V4") == "" && os.Getenv("ECS_CONTAINER_METADATA_URI") == "" {
+		log.Debug("not running as an ECS task: ECS agent introspection off (set DD_ECS_AGENT_URL to force)")
+		return nil
+	}
+	gw, err := ecs.DefaultGateway(root.Proc("self", "net", "route"))
+	if err != nil {
+		log.Debug("no default gateway for ECS agent detection", "err", err)
+	}
+	return ecs.Candidates("", gw)
+}
+
+// waitSynced waits until the watcher has listed the containers once, for
+// one-shot commands; false when it could not within d.
+func (s *containerSources) waitSynced(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if !s.watcher.Stats().LastResync.IsZero() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+// stop ends the goroutines and closes the client. It is idempotent.
+func (s *containerSources) stop() {
+	if s == nil || s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.wg.Wait()
+	s.client.Close()
+	s.cancel = nil
+}
