@@ -58,7 +58,13 @@ RATIOS ?= \
 	ProcCycle/gen5000/procfs=ProcCycle/gen5000/whippet ProcCycle/gen5000/gopsutil=ProcCycle/gen5000/whippet \
 	ProcCycle/live/whippet=ProcCycle/live/floor ProcCycle/live/whippet-open=ProcCycle/live/floor \
 	ProcCycle/live/procfs=ProcCycle/live/whippet ProcCycle/live/gopsutil=ProcCycle/live/whippet \
-	Host/whippet=Host/floor Host/procfs=Host/whippet Host/gopsutil=Host/whippet
+	Host/whippet=Host/floor Host/procfs=Host/whippet Host/gopsutil=Host/whippet \
+	CgroupCycle/gen200/whippet=CgroupCycle/gen200/floor CgroupCycle/gen200/datadog=CgroupCycle/gen200/whippet \
+	CgroupCycle/gen200/containerd=CgroupCycle/gen200/whippet \
+	CgroupCycle/live/whippet=CgroupCycle/live/floor CgroupCycle/live/datadog=CgroupCycle/live/whippet \
+	CgroupCycle/live/containerd=CgroupCycle/live/whippet \
+	DockerDecode/list/docker=DockerDecode/list/whippet DockerDecode/inspect/docker=DockerDecode/inspect/whippet \
+	DockerDecode/event/docker=DockerDecode/event/whippet DockerResync/docker=DockerResync/whippet
 
 ## fuzz: every Fuzz target for FUZZTIME each
 fuzz:
