@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 COUNT     ?= 10
 ARGS      ?=
 
-.PHONY: all build run check test test-go test-race setup-test-host bench bench-compare bench-host fuzz lint tools clean
+.PHONY: all build run check test test-go test-race setup-test-host bench bench-compare fuzz lint tools generate check-generate clean
 
 all: build
 
@@ -72,6 +72,14 @@ fuzz:
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
+
+## generate: compile bpf/tracer.c (clang + libbpf-dev headers) into the committed bpf/tracer_bpf{el,eb}.{go,o} with bpf2go (a tool in go.mod)
+generate:
+	$(GO) generate ./bpf/...
+
+## check-generate: regenerate and fail if the committed generated files differ
+check-generate: generate
+	@test -z "$$(git status --porcelain --untracked-files=all -- bpf/)" || { git status --porcelain -- bpf/; echo "bpf/: generated files are stale: run make generate and commit" >&2; exit 1; }
 
 ## lint: gofmt, go vet, staticcheck
 lint: tools

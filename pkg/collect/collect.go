@@ -8,10 +8,13 @@
 package collect
 
 import (
+	"log/slog"
 	"time"
 
+	"github.com/whippet-agent/whippet/pkg/collect/cgroup"
 	"github.com/whippet-agent/whippet/pkg/collect/host"
 	"github.com/whippet-agent/whippet/pkg/collect/proc"
+	"github.com/whippet-agent/whippet/pkg/container"
 )
 
 // UserHZ is the unit of the tick counters of /proc/<pid>/stat and /proc/stat.
@@ -127,4 +130,13 @@ type Stats struct {
 	HeldFDs         int
 	TrackedProcs    int
 	CycleDuration   time.Duration
+}
+
+// Options configure a Collector.
+type Options struct {
+	Proc       proc.Options
+	Cgroup     cgroup.Options
+	Users      UserNames        // nil: uids are shown as numbers
+	Containers container.Source // nil: no container table
+	Log        *slog.Logger
 }

@@ -20,15 +20,6 @@ import (
 // pfKthread is PF_KTHREAD in the flags field of /proc/<pid>/stat.
 const pfKthread = 0x00200000
 
-// Options configure a Collector.
-type Options struct {
-	Proc       proc.Options
-	Cgroup     cgroup.Options
-	Users      UserNames        // nil: uids are shown as numbers
-	Containers container.Source // nil: no container table
-	Log        *slog.Logger
-}
-
 // Collector collects cycles of one host. It is not safe for concurrent use: one
 // goroutine runs the cycles.
 type Collector struct {

@@ -4,22 +4,13 @@ package collect
 
 import (
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
-	"github.com/whippet-agent/whippet/pkg/collect/proc"
 )
 
 // ErrNotSupported: collection needs Linux procfs.
 var ErrNotSupported = errors.New("collect: not supported on this OS")
-
-// Options configure a Collector.
-type Options struct {
-	Proc  proc.Options
-	Users UserNames
-	Log   *slog.Logger
-}
 
 // Collector is unavailable off Linux.
 type Collector struct{}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package collect
 
 // idRef is an interned container id and how many tracked processes use it.

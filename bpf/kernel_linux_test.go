@@ -1,0 +1,638 @@
+//go:build linux
+
+package bpf
+
+// Tests against the running kernel. They need root and kernel BTF; without them
+// they skip with the reason (a failure under WHIPPET_REQUIRE_E2E=1).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/whippet-agent/whippet/internal/testenv"
+)
+
+const helperEnv = "WHIPPET_BPF_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "busy":
+		busy()
+	case "open":
+		helperOpen()
+	}
+	os.Exit(0)
+}
+
+// busy burns 500 ms of CPU on two threads and touches 64 MiB, then exits 7.
+func busy() {
+	runtime.GOMAXPROCS(2)
+	mem := make([]byte, 64<<20)
+	for i := 0; i < len(mem); i += 4096 {
+		mem[i] = 1
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			var ts syscall.Timespec
+			for x := 0; ; x++ {
+				if x%4096 == 0 {
+					_, _, _ = syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 2 /* CLOCK_PROCESS_CPUTIME_ID */, uintptr(unsafe.Pointer(&ts)), 0)
+					if time.Duration(ts.Nano()) >= 500*time.Millisecond {
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	runtime.KeepAlive(mem)
+	os.Exit(7)
+}
+
+// helperOpen opens the tracer with the modes in argv and prints the outcome.
+func helperOpen() {
+	var modes []Mode
+	for _, a := range strings.Split(os.Getenv(helperEnv+"_MODES"), ",") {
+		modes = append(modes, Mode(a))
+	}
+	t, err := Open(Options{Modes: modes})
+	if err != nil {
+		fmt.Printf("error: %v\n", err)
+		var oe *OpenError
+		if errors.As(err, &oe) {
+			for _, s := range oe.Skipped {
+				fmt.Printf("skip %s eperm=%v\n", s.Mode, errors.Is(s.Err, syscall.EPERM))
+			}
+		}
+		return
+	}
+	defer t.Close()
+	fmt.Printf("mode: %s\n", t.Mode())
+}
+
+func requireKernel(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		testenv.Skip(t, "kernel tracing needs root")
+	}
+	if !exists(kernelBTF) {
+		testenv.Skip(t, "kernel has no BTF (%s)", kernelBTF)
+	}
+}
+
+// collector runs a Tracer's Read in the background and keeps copies of the events
+// keep selects.
+type collector struct {
+	t      *testing.T
+	tr     *Tracer
+	mu     sync.Mutex
+	events []Event
+	keep   func(*Event) bool
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func collect(t *testing.T, opt Options, keep func(*Event) bool) *collector {
+	t.Helper()
+	tr, err := Open(opt)
+	if err != nil {
+		t.Fatalf("Open(%+v): %v", opt, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &collector{t: t, tr: tr, keep: keep, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		c.done <- tr.Read(ctx, func(e *Event) {
+			if c.keep(e) {
+				c.mu.Lock()
+				c.events = append(c.events, *e)
+				c.mu.Unlock()
+			}
+		})
+	}()
+	t.Cleanup(func() { c.stop() })
+	return c
+}
+
+// stop ends Read (by ctx) and closes the Tracer.
+func (c *collector) stop() {
+	if c.cancel == nil {
+		return
+	}
+	c.cancel()
+	c.cancel = nil
+	if err := <-c.done; err != nil {
+		c.t.Errorf("Read: %v", err)
+	}
+	if err := c.tr.Close(); err != nil {
+		c.t.Errorf("Close: %v", err)
+	}
+	if err := c.tr.Close(); err != nil {
+		c.t.Errorf("second Close: %v", err)
+	}
+}
+
+// wait returns the kept events once done reports true of them, or at the timeout.
+func (c *collector) wait(timeout time.Duration, done func([]Event) bool) []Event {
+	deadline := time.Now().Add(timeout)
+	for {
+		c.mu.Lock()
+		evs := append([]Event(nil), c.events...)
+		c.mu.Unlock()
+		if done(evs) || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func count(evs []Event, f func(*Event) bool) int {
+	n := 0
+	for i := range evs {
+		if f(&evs[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+// The workload of the per-rung test: a shell (uid/gid 65534) runs /bin/true 1,000
+// times, then a child shell that exits 3.
+const (
+	spawnN     = 1000
+	spawnUID   = 65534
+	spawnShell = `i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i+1)); done; sh -c 'exit 3'; :`
+)
+
+func runSpawner(t *testing.T) int32 {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", spawnShell)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: spawnUID, Gid: spawnUID}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("spawner: %v: %s", err, out)
+	}
+	return int32(cmd.Process.Pid)
+}
+
+// TestRungs forces each rung and checks 1,000 execs and exits of /bin/true from a
+// known parent: comm, filename, ppid, uid/gid, exit codes 0 and 3.
+func TestRungs(t *testing.T) {
+	requireKernel(t)
+	for _, m := range Ladder() {
+		t.Run(string(m), func(t *testing.T) {
+			var parent atomic.Int32
+			parent.Store(-1)
+			// The parent's pid is known only after it ran: keep every event of a
+			// uid-65534 shell or true, filter afterwards.
+			c := collect(t, Options{Modes: []Mode{m}}, func(e *Event) bool {
+				return e.UID == spawnUID && (string(e.CommBytes()) == "true" || string(e.CommBytes()) == "sh")
+			})
+			if c.tr.Mode() != m {
+				t.Fatalf("Mode() = %s, want %s", c.tr.Mode(), m)
+			}
+			sh := runSpawner(t)
+			isTrue := func(e *Event) bool { return e.PPID == sh && string(e.CommBytes()) == "true" }
+			evs := c.wait(10*time.Second, func(evs []Event) bool {
+				return count(evs, func(e *Event) bool { return isTrue(e) && e.Type == Exit }) >= spawnN &&
+					count(evs, func(e *Event) bool { return e.PPID == sh && e.Type == Exit && e.ExitCode != 0 }) >= 1
+			})
+			c.stop()
+
+			var execs, exits, exit3, shExec, shExit int
+			for i := range evs {
+				e := &evs[i]
+				switch {
+				case e.PID == sh && e.Type == Exec:
+					shExec++
+				case e.PID == sh && e.Type == Exit:
+					shExit++
+				case isTrue(e) && e.Type == Exec:
+					execs++
+					if string(e.FilenameBytes()) != "/bin/true" || e.PID != e.TGID || e.GID != spawnUID || e.StartNs == 0 || e.TimeNs < e.StartNs {
+						t.Errorf("exec event %+v: want filename /bin/true, pid = tgid, gid %d, 0 < start <= time", *e, spawnUID)
+					}
+				case isTrue(e) && e.Type == Exit:
+					exits++
+					if e.ExitCode != 0 || e.PID != e.TGID || e.FilenameLen != 0 || e.MaxRSSKB == 0 || e.TimeNs < e.StartNs {
+						t.Errorf("exit event %+v: want exit code 0, pid = tgid, no filename, rss > 0", *e)
+					}
+				case e.PPID == sh && e.Type == Exit && string(e.CommBytes()) == "sh":
+					if e.ExitCode != 3<<8 {
+						t.Errorf("exit of sh -c 'exit 3': ExitCode = %#x, want %#x", e.ExitCode, 3<<8)
+					}
+					exit3++
+				}
+			}
+			if execs != spawnN || exits != spawnN || exit3 != 1 || shExec != 1 || shExit != 1 {
+				t.Errorf("%s: %d execs and %d exits of /bin/true (want %d each), %d exit-3 (want 1), parent exec %d exit %d (want 1, 1); lost %d",
+					m, execs, exits, spawnN, exit3, shExec, shExit, c.tr.Lost())
+			}
+			t.Logf("%s: %d exec + %d exit of /bin/true from pid %d, lost %d, ring high-water %d B", m, execs, exits, sh, c.tr.Lost(), c.tr.HighWater())
+		})
+	}
+}
+
+// TestExitAccounting checks an exit's CPU time and peak RSS against what wait4
+// reports for a two-thread child that burned 500 ms of CPU and touched 64 MiB.
+func TestExitAccounting(t *testing.T) {
+	requireKernel(t)
+	c := collect(t, Options{}, func(e *Event) bool { return e.Type == Exit })
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=busy")
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Fatalf("busy child: %v, want exit status 7", err)
+	}
+	pid := int32(cmd.Process.Pid)
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
+	evs := c.wait(5*time.Second, func(evs []Event) bool { return count(evs, func(e *Event) bool { return e.TGID == pid }) > 0 })
+	time.Sleep(200 * time.Millisecond) // a second exit event would be a bug
+	evs = c.wait(0, func([]Event) bool { return true })
+	c.stop()
+	var got []Event
+	for _, e := range evs {
+		if e.TGID == pid {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d exit events for the busy child (a multi-threaded process), want 1", len(got))
+	}
+	e := got[0]
+	evCPU := time.Duration(e.CPUNs)
+	t.Logf("busy child: event cpu %v, wait4 cpu %v; event maxrss %d KiB, wait4 maxrss %d KiB; exit %#x", evCPU, cpu, e.MaxRSSKB, ru.Maxrss, e.ExitCode)
+	// The event is taken before the threads' last schedule-out: each may have run
+	// up to a tick since the scheduler last charged it.
+	if evCPU < 500*time.Millisecond-20*time.Millisecond {
+		t.Errorf("exit CPU %v, want >= the 500ms the child burned (20ms tolerance)", evCPU)
+	}
+	if d := cpu - evCPU; d < -10*time.Millisecond || d > 30*time.Millisecond {
+		t.Errorf("exit CPU %v vs wait4's %v: off by %v, want within [-10ms, 30ms]", evCPU, cpu, d)
+	}
+	if e.MaxRSSKB < 64<<10 || e.MaxRSSKB > uint64(ru.Maxrss)+1024 || e.MaxRSSKB+1024 < uint64(ru.Maxrss) {
+		t.Errorf("exit MaxRSSKB %d, want >= 65536 (64 MiB touched) and within 1 MiB of wait4's %d", e.MaxRSSKB, ru.Maxrss)
+	}
+	if e.ExitCode != 7<<8 {
+		t.Errorf("ExitCode = %#x, want %#x", e.ExitCode, 7<<8)
+	}
+}
+
+// TestDockerCgroup runs a real container and checks that its processes carry its
+// cgroup ids: the memory cgroup's equals the inode of
+// /sys/fs/cgroup/memory/docker/<id> and the v2 one that of
+// /sys/fs/cgroup/unified/docker/<id> (or /sys/fs/cgroup/docker/<id> on pure v2).
+func TestDockerCgroup(t *testing.T) {
+	requireKernel(t)
+	if err := exec.Command("docker", "image", "inspect", "whippet-busybox:latest").Run(); err != nil {
+		testenv.Skip(t, "no docker or no whippet-busybox:latest image (scripts/setup-test-host.sh): %v", err)
+	}
+	c := collect(t, Options{}, func(e *Event) bool { return e.Type == Exec || e.Type == Exit })
+	cidfile := filepath.Join(t.TempDir(), "cid")
+	cmd := exec.Command("docker", "run", "--rm", "--network", "none", "--cidfile", cidfile,
+		"whippet-busybox:latest", "sh", "-c", "sleep 0.2")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	// The cgroup directories exist from create to exit: stat them meanwhile.
+	var id string
+	var memIno, v2Ino uint64
+	var runErr error
+	v2Dirs := []string{"/sys/fs/cgroup/unified/docker", "/sys/fs/cgroup/docker"}
+poll:
+	for {
+		select {
+		case runErr = <-exited:
+			break poll
+		case <-time.After(2 * time.Millisecond):
+		}
+		if id == "" {
+			b, _ := os.ReadFile(cidfile)
+			id = strings.TrimSpace(string(b))
+		}
+		if id == "" {
+			continue
+		}
+		if memIno == 0 {
+			memIno = ino(filepath.Join("/sys/fs/cgroup/memory/docker", id))
+		}
+		for _, d := range v2Dirs {
+			if v2Ino == 0 {
+				v2Ino = ino(filepath.Join(d, id))
+			}
+		}
+	}
+	if runErr != nil {
+		t.Fatalf("docker run: %v: %s", runErr, out.Bytes())
+	}
+	if memIno == 0 {
+		t.Fatalf("container %q: never saw /sys/fs/cgroup/memory/docker/<id>", id)
+	}
+	evs := c.wait(2*time.Second, func(evs []Event) bool {
+		return count(evs, func(e *Event) bool { return e.MemCgroupID == memIno && e.Type == Exit }) > 0
+	})
+	c.stop()
+	var in []Event
+	for _, e := range evs {
+		if e.MemCgroupID == memIno {
+			in = append(in, e)
+		}
+	}
+	t.Logf("container %.12s: memory cgroup inode %d, v2 inode %d; %d events carry it", id, memIno, v2Ino, len(in))
+	var sawSh bool
+	for _, e := range in {
+		t.Logf("  %s pid %d ppid %d comm %q file %q cgroup %d memcg %d exit %#x", e.Type, e.PID, e.PPID, e.CommBytes(), e.FilenameBytes(), e.CgroupID, e.MemCgroupID, e.ExitCode)
+		if e.Type == Exec && string(e.CommBytes()) == "sh" && string(e.FilenameBytes()) == "/bin/sh" {
+			sawSh = true
+		}
+		if v2Ino != 0 && e.CgroupID != v2Ino {
+			t.Errorf("%s of %q in the container: CgroupID %d, want the inode of its v2 cgroup %d", e.Type, e.CommBytes(), e.CgroupID, v2Ino)
+		}
+	}
+	if !sawSh {
+		t.Errorf("no exec of /bin/sh with the container's memory cgroup id %d", memIno)
+	}
+}
+
+func ino(path string) uint64 {
+	var st syscall.Stat_t
+	if syscall.Stat(path, &st) != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// TestExecStorm spawns at least 20,000 /bin/true as fast as this machine can, one
+// spawner per CPU, and accounts for every one: received + lost = spawned, lost 0
+// at the default ring size.
+func TestExecStorm(t *testing.T) {
+	requireKernel(t)
+	if testing.Short() {
+		t.Skip("exec storm: not in -short")
+	}
+	const total = 20000
+	self := int32(os.Getpid())
+	var execs, exits atomic.Int64
+	tr, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- tr.Read(ctx, func(e *Event) {
+			if e.PPID != self || string(e.CommBytes()) != "true" {
+				return
+			}
+			if e.Type == Exec {
+				execs.Add(1)
+			} else {
+				exits.Add(1)
+			}
+		})
+	}()
+
+	var spawned, failed atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			argv := []string{"true"}
+			attr := &syscall.ProcAttr{}
+			for spawned.Add(1) <= total {
+				pid, err := syscall.ForkExec("/bin/true", argv, attr)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				var ws syscall.WaitStatus
+				if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+					t.Errorf("wait4: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	n := int64(total) - failed.Load()
+	deadline := time.Now().Add(10 * time.Second)
+	for (execs.Load() < n || exits.Load() < n) && time.Now().Before(deadline) && tr.Lost() == 0 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2 * DefaultPollInterval) // let any excess show
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	lost := tr.Lost()
+	t.Logf("%d spawned in %v (%.0f/s, %d CPUs, rung %s): %d exec + %d exit received, %d lost; ring high-water %d of %d bytes",
+		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), runtime.NumCPU(), tr.Mode(), execs.Load(), exits.Load(), lost, tr.HighWater(), tr.RingSize())
+	if failed.Load() != 0 {
+		t.Errorf("%d spawns failed", failed.Load())
+	}
+	if lost != 0 {
+		t.Errorf("lost %d records at the default ring size (%d B)", lost, DefaultRingSize)
+	}
+	if execs.Load()+int64(lost) < n || execs.Load() != n || exits.Load() != n {
+		t.Errorf("received %d exec and %d exit + %d lost, want exactly %d spawned", execs.Load(), exits.Load(), lost, n)
+	}
+}
+
+// TestFallbackNoKernelBTF: with the kernel's BTF "missing", tp_btf is skipped
+// with the reason and raw_tracepoint runs on BTF from a file (as from btfhub).
+func TestFallbackNoKernelBTF(t *testing.T) {
+	requireKernel(t)
+	c := collect(t, Options{NoKernelBTF: true, BTFPath: kernelBTF}, func(e *Event) bool {
+		return string(e.CommBytes()) == "true"
+	})
+	if c.tr.Mode() != RawTracepoint {
+		t.Fatalf("Mode() = %s, want %s", c.tr.Mode(), RawTracepoint)
+	}
+	sk := c.tr.Skipped()
+	if len(sk) != 1 || sk[0].Mode != TPBTF || !errors.Is(sk[0].Err, ErrNoBTF) {
+		t.Fatalf("Skipped() = %v, want tp_btf skipped for ErrNoBTF", sk)
+	}
+	t.Logf("skipped: %v", sk)
+	if err := exec.Command("/bin/true").Run(); err != nil {
+		t.Fatal(err)
+	}
+	evs := c.wait(5*time.Second, func(evs []Event) bool { return count(evs, func(e *Event) bool { return e.Type == Exit }) > 0 })
+	if count(evs, func(e *Event) bool { return e.Type == Exec }) == 0 {
+		t.Errorf("raw_tracepoint with file BTF: no exec event of /bin/true")
+	}
+}
+
+// TestFallbackNoBTF: no BTF at all leaves no eBPF rung; Open says why for each.
+func TestFallbackNoBTF(t *testing.T) {
+	requireKernel(t)
+	for _, path := range []string{"", filepath.Join(t.TempDir(), "missing.btf")} {
+		tr, err := Open(Options{NoKernelBTF: true, BTFPath: path})
+		if err == nil {
+			tr.Close()
+			t.Fatalf("Open(NoKernelBTF, BTFPath %q) = %s, want an error", path, tr.Mode())
+		}
+		var oe *OpenError
+		if !errors.As(err, &oe) || len(oe.Skipped) != len(Ladder()) || !errors.Is(err, ErrNoBTF) {
+			t.Fatalf("Open(NoKernelBTF, BTFPath %q) error %v, want an *OpenError with ErrNoBTF for every rung", path, err)
+		}
+		for i, s := range oe.Skipped {
+			if s.Mode != Ladder()[i] || !errors.Is(s.Err, ErrNoBTF) {
+				t.Errorf("skip %d = %v, want %s: ErrNoBTF", i, s, Ladder()[i])
+			}
+		}
+		t.Logf("%v", err)
+	}
+}
+
+// TestFallbackVerifier injects a program the verifier rejects into tp_btf: Open
+// must not panic, must record the verifier's words and must use the next rung.
+func TestFallbackVerifier(t *testing.T) {
+	requireKernel(t)
+	opt := Options{editSpec: func(m Mode, s *ebpf.CollectionSpec) {
+		if m == TPBTF {
+			// Return without setting R0: "R0 !read_ok".
+			s.Programs[tracerProgExecBtf].Instructions = asm.Instructions{asm.Return()}
+		}
+	}}
+	tr, err := Open(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	sk := tr.Skipped()
+	var ve *ebpf.VerifierError
+	if tr.Mode() != RawTracepoint || len(sk) != 1 || sk[0].Mode != TPBTF || !errors.As(sk[0].Err, &ve) || !strings.Contains(sk[0].Err.Error(), "R0 !read_ok") {
+		t.Fatalf("Mode() = %s, Skipped() = %v; want raw_tracepoint after tp_btf failed verification (R0 !read_ok)", tr.Mode(), sk)
+	}
+	t.Logf("skipped: %v", sk)
+}
+
+// TestFallbackEPERM runs Open in a child without capabilities: every rung is
+// skipped with EPERM and nothing panics.
+func TestFallbackEPERM(t *testing.T) {
+	requireKernel(t)
+	out := helper(t, []string{"setpriv", "--bounding-set=-all", "--inh-caps=-all", "--"}, Ladder()...)
+	for _, m := range Ladder() {
+		if !strings.Contains(out, "skip "+string(m)+" eperm=true") {
+			t.Errorf("no capabilities: want %s skipped with EPERM; child said:\n%s", m, out)
+		}
+	}
+}
+
+// TestTracefsMount unmounts tracefs in a private mount namespace: the tracepoint
+// rung mounts it again and attaches.
+func TestTracefsMount(t *testing.T) {
+	requireKernel(t)
+	out := helper(t, []string{"unshare", "--mount", "--propagation", "private", "--",
+		"sh", "-c", `umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null; ` +
+			`test -e /sys/kernel/tracing/events && echo still-mounted; exec "$@"`, "sh"}, Tracepoint)
+	if strings.Contains(out, "still-mounted") {
+		testenv.Skip(t, "could not unmount tracefs in a private mount namespace")
+	}
+	if !strings.Contains(out, "mode: tracepoint") {
+		t.Errorf("tracefs unmounted: want the tracepoint rung to mount it and attach; child said:\n%s", out)
+	}
+}
+
+// helper runs this test binary under the wrapper argv as an "open" helper.
+func helper(t *testing.T, wrapper []string, modes ...Mode) string {
+	t.Helper()
+	if _, err := exec.LookPath(wrapper[0]); err != nil {
+		testenv.Skip(t, "%s: %v", wrapper[0], err)
+	}
+	ms := make([]string, len(modes))
+	for i, m := range modes {
+		ms[i] = string(m)
+	}
+	args := append(wrapper[1:], os.Args[0], "-test.run=^$")
+	cmd := exec.Command(wrapper[0], args...)
+	cmd.Env = append(os.Environ(), helperEnv+"=open", helperEnv+"_MODES="+strings.Join(ms, ","))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %v: %s", cmd.Args, err, out)
+	}
+	t.Logf("%s", out)
+	return string(out)
+}
+
+// TestWakeupBatching checks that records are submitted without waking the reader
+// until WakeupEvents are pending: with a one-hour poll timer, 40 processes (80
+// records) arrive in wake-ups of 16 when WakeupEvents is 16, and not at all when it
+// is larger than the burst; cancelling ctx still ends Read at once.
+func TestWakeupBatching(t *testing.T) {
+	requireKernel(t)
+	for _, tt := range []struct {
+		wakeup  int
+		atLeast int // true records expected within a second
+		atMost  int
+	}{{16, 48, 80}, {1 << 20, 0, 0}} {
+		t.Run(strconv.Itoa(tt.wakeup), func(t *testing.T) {
+			// 4 MiB: the large threshold is capped at 1 MiB, which other
+			// tenants' events will not fill in the second this takes.
+			tr, err := Open(Options{WakeupEvents: tt.wakeup, PollInterval: time.Hour, RingSize: 4 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			var got atomic.Int64
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- tr.Read(ctx, func(e *Event) {
+					if string(e.CommBytes()) == "true" {
+						got.Add(1)
+					}
+				})
+			}()
+			for range 40 {
+				if err := exec.Command("/bin/true").Run(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(time.Second)
+			n := int(got.Load())
+			start := time.Now()
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("Read took %v to return after cancel, want at once", d)
+			}
+			t.Logf("WakeupEvents %d: %d records of true delivered before the poll timer", tt.wakeup, n)
+			if n < tt.atLeast || n > tt.atMost {
+				t.Errorf("WakeupEvents %d: %d records of /bin/true delivered without the timer, want %d..%d", tt.wakeup, n, tt.atLeast, tt.atMost)
+			}
+		})
+	}
+}
