@@ -69,6 +69,7 @@ func printCycle(w io.Writer, root hostfs.Root, s *collect.Snapshot, top int) err
 		}
 		fmt.Fprintf(bw, "%8d %-12.12s %c %6s %10s %-12s  %s\n", p.PID, user, p.State, cpuText, bytesText(p.RSS), ctr, printable(cmdBuf))
 	}
+	printShortLived(bw, s)
 	return bw.Flush()
 }
 
@@ -228,4 +229,33 @@ func rate(cur, prev uint64, dt float64) string {
 		return "0B"
 	}
 	return bytesText(uint64(float64(cur-prev) / dt))
+}
+
+// printShortLived lists the processes that started and ended since the previous
+// cycle (event-driven process tables only).
+func printShortLived(w io.Writer, s *collect.Snapshot) {
+	if len(s.ShortLived) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nshort-lived  %d since the previous cycle", len(s.ShortLived))
+	if s.Stats.ShortLivedDropped > 0 {
+		fmt.Fprintf(w, " (%d more since start not listed)", s.Stats.ShortLivedDropped)
+	}
+	fmt.Fprintf(w, "\n%8s %-12s %5s %10s %10s %-12s  %s\n", "PID", "USER", "EXIT", "LIFETIME", "CPU", "CONTAINER", "COMMAND")
+	for _, p := range s.ShortLived {
+		ctr := "-"
+		if p.ContainerID != "" {
+			ctr = p.ContainerID[:12]
+		}
+		exit := fmt.Sprint(p.ExitStatus)
+		if p.Signal != 0 {
+			exit = fmt.Sprintf("sig%d", p.Signal)
+		}
+		cmd := string(p.Comm)
+		if len(p.Path) > 0 {
+			cmd = string(p.Path) + " [" + cmd + "]"
+		}
+		fmt.Fprintf(w, "%8d %-12.12s %5s %10s %10s %-12s  %s\n", p.PID, p.User, exit,
+			p.Lifetime.Round(time.Millisecond), p.CPU.Round(time.Microsecond), ctr, printable([]byte(cmd)))
+	}
 }

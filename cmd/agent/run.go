@@ -61,6 +61,7 @@ type hostFlags struct {
 	root, proc, sys, etc string
 	maxHeld              int
 	logLevel             string
+	procEvents           string
 }
 
 func (h *hostFlags) register(fs *flag.FlagSet) {
@@ -70,6 +71,7 @@ func (h *hostFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&h.etc, "etc", "", "`DIR` holding passwd (default: $HOST_ETC, /etc)")
 	fs.IntVar(&h.maxHeld, "max-held-fds", proc.DefaultMaxHeld, "cap on /proc descriptors kept open across cycles (-1: none)")
 	fs.StringVar(&h.logLevel, "log-level", envOr("DD_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	fs.StringVar(&h.procEvents, "process-events", "poll", "process discovery: auto (eBPF, then netlink, then poll), ebpf, tp_btf, raw_tracepoint, tracepoint, netlink, poll")
 }
 
 func envOr(key, def string) string {
@@ -115,9 +117,11 @@ type agent struct {
 	root    hostfs.Root
 	coll    *collect.Collector
 	sources *containerSources // nil without a Docker socket
+	events  *processEvents    // nil when polling /proc
 }
 
 func (a *agent) close() {
+	a.events.stop()
 	a.coll.Close()
 	a.sources.stop()
 }
@@ -150,7 +154,15 @@ func (h *hostFlags) newAgent(ctx context.Context, log *slog.Logger) (*agent, err
 	if a.sources != nil {
 		opts.Containers = a.sources.watcher
 	}
+	if a.events, err = startProcessEvents(ctx, h.procEvents, log); err != nil {
+		a.sources.stop()
+		return nil, usageError{err.Error()}
+	}
+	if a.events != nil {
+		opts.Events, opts.EventsLost = a.events.feed, a.events.src.Lost
+	}
 	if a.coll, err = collect.New(root, opts); err != nil {
+		a.events.stop()
 		a.sources.stop()
 		return nil, err
 	}

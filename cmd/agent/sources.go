@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/whippet-agent/whippet/pkg/collect"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/ecs"
+	"github.com/whippet-agent/whippet/pkg/procevent"
 	"github.com/whippet-agent/whippet/pkg/sock"
 )
 
@@ -100,4 +103,51 @@ func (s *containerSources) stop() {
 	s.wg.Wait()
 	s.client.Close()
 	s.cancel = nil
+}
+
+// processEvents runs the process event source the flag asks for and feeds the
+// collector; with "poll" (or when nothing better loads under "auto") it returns
+// nil and the collector scans /proc every cycle.
+type processEvents struct {
+	src    procevent.Source
+	feed   *collect.EventFeed
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startProcessEvents(ctx context.Context, mode string, log *slog.Logger) (*processEvents, error) {
+	src, rungs, err := procevent.Open(mode, log.With("component", "procevents"))
+	for _, r := range rungs {
+		if r.Err != nil {
+			log.Info("process events: rung skipped", "rung", r.Mode, "reason", r.Err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-process-events %s: %w", mode, err)
+	}
+	log.Info("process events", "mode", src.Mode())
+	if src.Mode() == procevent.ModePoll {
+		log.Warn("process events unavailable: scanning /proc every cycle; processes living less than a cycle are not seen")
+		src.Close()
+		return nil, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pe := &processEvents{src: src, feed: collect.NewEventFeed(0), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(pe.done)
+		if err := src.Run(ctx, pe.feed.Add); err != nil {
+			log.Error("process events stopped", "err", err)
+		}
+	}()
+	return pe, nil
+}
+
+func (p *processEvents) stop() {
+	if p == nil || p.cancel == nil {
+		return
+	}
+	p.cancel()
+	p.src.Close()
+	<-p.done
+	p.cancel = nil
 }

@@ -68,9 +68,13 @@ type Process struct {
 
 	h         proc.Handle
 	gen       uint64
+	execed    bool   // an exec event arrived since the last sample
 	runTime   uint64 // schedstat run time at the last full read of status
 	statusAge uint8  // cycles since status was last read
 }
+
+// DefaultMaxShortLived bounds the short-lived processes listed per cycle.
+const DefaultMaxShortLived = 1000
 
 // StatusRefreshCycles bounds how many cycles an idle process's status and io may
 // be carried over unread (see Collector.sample): VmSwap can change without the
@@ -111,25 +115,35 @@ type Snapshot struct {
 	HasPrev    bool          // HostPrev is valid
 	Processes  []*Process    // live processes in pid order
 	Containers []*Container  // known containers (running or not), in discovery order
+	// ShortLived are processes that started and exited since the previous cycle,
+	// never sampled, reported from their events (event-driven tables only).
+	ShortLived []ShortLived
 	Stats      Stats
 }
 
 // Stats counts what a cycle skipped. Counters are cumulative since start.
 type Stats struct {
-	Cycles          uint64
-	ProcsGone       uint64 // processes that exited while being read
-	ProcsNew        uint64
-	PidReused       uint64                // a pid seen again with another start time
-	ReadErrors      [proc.NumFiles]uint64 // per proc.File: read failures other than gone (EACCES on io…)
-	IdleSkips       uint64                // status+io reads saved because the process had not run
-	ParseErrors     [proc.NumFiles]uint64 // per proc.File: malformed content, process skipped or field absent
-	HostErrors      uint64                // host files unreadable or malformed this cycle
-	ContainersNew   uint64                // containers added to the table
-	ContainerErrors uint64                // containers whose cgroup could not be located or read
-	UserErrors      uint64                // passwd reload failures
-	HeldFDs         int
-	TrackedProcs    int
-	CycleDuration   time.Duration
+	Cycles            uint64
+	ProcsGone         uint64 // processes that exited while being read
+	ProcsNew          uint64
+	PidReused         uint64                // a pid seen again with another start time
+	ReadErrors        [proc.NumFiles]uint64 // per proc.File: read failures other than gone (EACCES on io…)
+	IdleSkips         uint64                // status+io reads saved because the process had not run
+	ParseErrors       [proc.NumFiles]uint64 // per proc.File: malformed content, process skipped or field absent
+	HostErrors        uint64                // host files unreadable or malformed this cycle
+	ContainersNew     uint64                // containers added to the table
+	ContainerErrors   uint64                // containers whose cgroup could not be located or read
+	Scans             uint64                // /proc directory scans (every cycle without events)
+	Events            uint64                // process events applied
+	EventGaps         uint64                // intervals in which the source lost or the feed dropped events
+	Repairs           uint64                // processes found by a reconciliation scan that events missed
+	Exits             uint64                // tracked processes removed on their exit event
+	ShortLivedCount   uint64                // processes that lived between two cycles
+	ShortLivedDropped uint64                // of those, not listed (over MaxShortLived in a cycle); still counted
+	UserErrors        uint64                // passwd reload failures
+	HeldFDs           int
+	TrackedProcs      int
+	CycleDuration     time.Duration
 }
 
 // Options configure a Collector.
@@ -139,4 +153,15 @@ type Options struct {
 	Users      UserNames        // nil: uids are shown as numbers
 	Containers container.Source // nil: no container table
 	Log        *slog.Logger
+	// Events, when set, maintains the process table from exec/fork/exit events
+	// (run a procevent.Source with Events.Add) instead of scanning /proc each
+	// cycle; EventsLost is the source's lost counter (a move forces a scan).
+	Events     *EventFeed
+	EventsLost func() uint64
+	// Reconcile is how often an event-driven table is checked by a full scan;
+	// 0 means DefaultReconcile.
+	Reconcile time.Duration
+	// MaxShortLived bounds the short-lived processes listed per cycle (all are
+	// counted); 0 means DefaultMaxShortLived.
+	MaxShortLived int
 }

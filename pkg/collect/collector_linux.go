@@ -37,6 +37,17 @@ type Collector struct {
 	pageSize uint64
 
 	snap Snapshot
+
+	// Event-driven process table (nil feed: scan /proc every cycle).
+	feed          *EventFeed
+	lost          func() uint64
+	events        []procEvent
+	pending       map[int32]int // pid → index in events of its exec/fork, this interval
+	lastScan      time.Time
+	lastLost      uint64
+	reconcile     time.Duration
+	maxShortLived int
+
 	ctrs *containerTable // nil without a container source
 	cg   *cgroup.Reader
 	pfd  int // proc mount fd for per-container net/dev
@@ -69,6 +80,17 @@ func New(root hostfs.Root, opt Options) (*Collector, error) {
 		table:    make(map[int32]*Process, 1024),
 		pageSize: uint64(os.Getpagesize()),
 		pfd:      -1,
+		feed:     opt.Events,
+		lost:     opt.EventsLost,
+		pending:  map[int32]int{},
+	}
+	c.reconcile = opt.Reconcile
+	if c.reconcile <= 0 {
+		c.reconcile = DefaultReconcile
+	}
+	c.maxShortLived = opt.MaxShortLived
+	if c.maxShortLived <= 0 {
+		c.maxShortLived = DefaultMaxShortLived
 	}
 	if opt.Containers != nil {
 		// Without readable cgroups the agent still reports host and processes.
@@ -143,10 +165,27 @@ func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
 		}
 	}
 
-	var err error
-	c.pids, err = c.procs.Pids(c.pids)
-	if err != nil {
-		return nil, fmt.Errorf("collect: %w", err)
+	// The container table first: short-lived processes are attributed to
+	// containers by cgroup id.
+	if c.ctrs != nil {
+		c.ctrs.update(now)
+		s.Containers = c.ctrs.list
+	}
+
+	scan := true
+	if c.feed != nil {
+		scan = c.eventCycle(now)
+	}
+	firstScan := c.lastScan.IsZero()
+	if scan {
+		var err error
+		if c.pids, err = c.procs.Pids(c.pids); err != nil {
+			return nil, fmt.Errorf("collect: %w", err)
+		}
+		c.lastScan = now
+		s.Stats.Scans++
+	} else {
+		c.tablePids()
 	}
 	c.gen++
 	s.Processes = s.Processes[:0]
@@ -156,6 +195,9 @@ func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
 			p = c.alloc(pid)
 			c.table[pid] = p
 			s.Stats.ProcsNew++
+			if c.feed != nil && !firstScan {
+				s.Stats.Repairs++ // found by the scan, missed by the events
+			}
 		}
 		if !c.sample(p, now) {
 			c.release(p)
@@ -169,10 +211,6 @@ func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
 		if p.gen != c.gen {
 			c.release(p)
 		}
-	}
-	if c.ctrs != nil {
-		c.ctrs.update(now)
-		s.Containers = c.ctrs.list
 	}
 	s.Stats.HeldFDs = c.procs.HeldFDs()
 	s.Stats.TrackedProcs = len(c.table)
@@ -220,6 +258,18 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 	}
 	ps := &c.stat
 	fresh := p.Cur.Time.IsZero()
+	if p.execed && !fresh {
+		// Same process, new program: keep its counters, re-read what exec changed.
+		p.execed = false
+		c.releaseID(p.ContainerID)
+		p.ContainerID = c.containerOf(p)
+		if b, err := c.procs.Read(&p.h, proc.FileCmdline); err == nil {
+			p.Cmdline = append(p.Cmdline[:0], b...)
+		} else {
+			p.Cmdline = p.Cmdline[:0]
+		}
+		p.Kernel = ps.Flags&pfKthread != 0
+	}
 	if !fresh && ps.StartTime != p.StartTime {
 		// The pid now names another process (only possible on the open/close path:
 		// held descriptors fail with ESRCH instead).

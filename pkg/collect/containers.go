@@ -15,12 +15,17 @@ type Container struct {
 	Meta      *container.Meta // replaced, never modified, when the runtime reports a change
 	Cur, Prev ContainerSample
 	HasPrev   bool // Prev holds the previous cycle's sample of this same run
+	// ShortLived counts the container's processes that lived between two cycles
+	// (event-driven tables), cumulative: whippet.process.short_lived.
+	ShortLived uint64
 
 	paths     cgroup.Paths
 	h         cgroup.Handle
 	located   bool
 	locateErr error
 	netfd     int // fd+1 of the held /proc/<pid>/net/dev
+	// cgroup directory inodes (the kernel's cgroup ids) while located
+	memcgIno, cgroup2Ino uint64
 }
 
 // ContainerSample is one cycle's counters of a container.

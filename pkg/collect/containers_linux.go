@@ -19,17 +19,20 @@ type containerTable struct {
 	cg     *cgroup.Reader
 	procfd int // the proc mount, for <pid>/net/dev
 	byID   map[string]*Container
-	list   []*Container // live entries in a stable order for the snapshot
-	path   pfile.Path
-	buf    []byte
-	apply  func(container.Change) // bound once: no closure per cycle
-	cycle  time.Time
-	stats  *Stats
+	// byMemcg and byCgroup2 map the inode of a container's memory (v1) and
+	// unified (v2) cgroup directory to it: eBPF events carry those ids.
+	byMemcg, byCgroup2 map[uint64]*Container
+	list               []*Container // live entries in a stable order for the snapshot
+	path               pfile.Path
+	buf                []byte
+	apply              func(container.Change) // bound once: no closure per cycle
+	cycle              time.Time
+	stats              *Stats
 }
 
 func newContainerTable(src container.Source, cg *cgroup.Reader, procfd int, stats *Stats) *containerTable {
 	t := &containerTable{src: src, cg: cg, procfd: procfd, byID: map[string]*Container{}, stats: stats,
-		buf: make([]byte, pfile.MinBuf)}
+		byMemcg: map[uint64]*Container{}, byCgroup2: map[uint64]*Container{}, buf: make([]byte, pfile.MinBuf)}
 	t.apply = t.applyChange
 	return t
 }
@@ -78,8 +81,37 @@ func (t *containerTable) remove(c *Container) {
 	}
 }
 
+// index records the cgroup ids of a located container.
+func (t *containerTable) index(c *Container) {
+	if c.memcgIno, _ = t.cg.Inode(&c.paths, cgroup.Memory); c.memcgIno != 0 {
+		t.byMemcg[c.memcgIno] = c
+	}
+	if c.cgroup2Ino, _ = t.cg.Inode(&c.paths, cgroup.Unified); c.cgroup2Ino != 0 {
+		t.byCgroup2[c.cgroup2Ino] = c
+	}
+}
+
+// byCgroup returns the container whose memory cgroup (v1) or unified cgroup (v2)
+// has the given id, or nil.
+func (t *containerTable) byCgroup(memcg, cgroup2 uint64) *Container {
+	if c := t.byMemcg[memcg]; c != nil && memcg != 0 {
+		return c
+	}
+	if c := t.byCgroup2[cgroup2]; c != nil && cgroup2 != 0 {
+		return c
+	}
+	return nil
+}
+
 // close releases c's descriptors and forgets its counters.
 func (t *containerTable) close(c *Container) {
+	if c.memcgIno != 0 && t.byMemcg[c.memcgIno] == c {
+		delete(t.byMemcg, c.memcgIno)
+	}
+	if c.cgroup2Ino != 0 && t.byCgroup2[c.cgroup2Ino] == c {
+		delete(t.byCgroup2, c.cgroup2Ino)
+	}
+	c.memcgIno, c.cgroup2Ino = 0, 0
 	t.cg.Release(&c.h)
 	if c.netfd > 0 {
 		pfile.Close(c.netfd - 1)
@@ -112,6 +144,7 @@ func (t *containerTable) sample(c *Container, now time.Time) {
 			return
 		}
 		c.located = true
+		t.index(c)
 	}
 	if err := t.cg.Read(&c.h, &c.Cur.Stats); err != nil {
 		// Gone between the event and this read: the destroy event follows.

@@ -43,6 +43,7 @@ type Type uint8
 const (
 	Exec Type = 1 // a successful exec
 	Exit Type = 2 // a process (thread group) ended
+	Fork Type = 3 // a new process (thread group) was created, without exec yet
 )
 
 func (t Type) String() string {
@@ -51,6 +52,8 @@ func (t Type) String() string {
 		return "exec"
 	case Exit:
 		return "exit"
+	case Fork:
+		return "fork"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }

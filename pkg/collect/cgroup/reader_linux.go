@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/collect/pfile"
@@ -383,4 +386,23 @@ func (r *Reader) read(h *Handle, i int, f *file) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// Inode returns the inode number of the cgroup directory of p under controller c:
+// the kernel's cgroup id for that hierarchy (kernfs node id), which is what eBPF
+// programs read from a task (bpf_get_current_cgroup_id for v2, the memory
+// controller's css for v1). It maps events to containers without a path lookup.
+func (r *Reader) Inode(p *Paths, c Controller) (uint64, error) {
+	if c >= NumControllers || r.ctlfd[c] <= 0 {
+		return 0, fmt.Errorf("cgroup inode: controller %s not mounted", c)
+	}
+	rel := strings.TrimPrefix(p.Path(c), "/")
+	if rel == "" {
+		rel = "."
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(r.ctlfd[c], rel, &st, 0); err != nil {
+		return 0, fmt.Errorf("cgroup inode %s: %w", p.Path(c), err)
+	}
+	return st.Ino, nil
 }

@@ -1,0 +1,156 @@
+//go:build linux
+
+package collect
+
+import (
+	"slices"
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/procevent"
+)
+
+// DefaultReconcile is how often an event-driven table is checked against a full
+// /proc scan when no event was lost: every source can miss events (a full ring, a
+// process that started before the source), and the scan repairs the table.
+const DefaultReconcile = 5 * time.Minute
+
+// ShortLived is a process that started and ended between two cycles: it was never
+// sampled, and is reported from its events.
+type ShortLived struct {
+	PID, PPID   int32
+	UID         uint32
+	User        string
+	Comm        []byte // valid until the next cycle
+	Path        []byte // the executed file (eBPF sources), valid until the next cycle
+	ContainerID string // "" on the host or when the source gives no cgroup
+	Lifetime    time.Duration
+	CPU         time.Duration // the process's whole CPU time (eBPF sources)
+	MaxRSS      uint64        // bytes (eBPF sources)
+	ExitStatus  int           // exit status, -1 when killed by a signal
+	Signal      int
+	HasExec     bool // the exec was seen (comm and path are the executed program's)
+}
+
+// eventCycle applies the events of the last interval to the table and says
+// whether this cycle must scan /proc: on the first cycle, after lost or dropped
+// events, and every reconcile interval. New processes are added to the table
+// (and sampled this cycle), exited ones removed; those that came and went are
+// reported as ShortLived.
+func (c *Collector) eventCycle(now time.Time) (scan bool) {
+	st := &c.snap.Stats
+	overflow := c.feed.take(&c.events)
+	lost := uint64(0)
+	if c.lost != nil {
+		lost = c.lost()
+	}
+	scan = c.lastScan.IsZero() || overflow || lost != c.lastLost || now.Sub(c.lastScan) >= c.reconcile
+	if lost != c.lastLost || overflow {
+		st.EventGaps++
+	}
+	c.lastLost = lost
+	st.Events += uint64(len(c.events))
+
+	c.snap.ShortLived = c.snap.ShortLived[:0]
+	clear(c.pending)
+	for i := range c.events {
+		e := &c.events[i]
+		switch e.typ {
+		case procevent.Exec, procevent.Fork:
+			if p := c.table[e.pid]; p != nil {
+				if e.typ == procevent.Exec {
+					p.execed = true // a new program: identity re-read at the next sample
+				} else {
+					// A fork of a pid we still track means we missed its exit.
+					c.release(p)
+					c.pending[e.pid] = i
+				}
+				continue
+			}
+			c.pending[e.pid] = i
+		case procevent.Exit:
+			if j, ok := c.pending[e.pid]; ok {
+				delete(c.pending, e.pid)
+				c.shortLived(e, &c.events[j])
+				continue
+			}
+			if p := c.table[e.pid]; p != nil {
+				c.release(p)
+				st.Exits++
+				continue
+			}
+			// Started before the previous interval's events were taken yet never
+			// listed (a missed fork), or forked and gone within the interval.
+			c.shortLived(e, nil)
+		}
+	}
+	for pid := range c.pending {
+		c.table[pid] = c.alloc(pid)
+		st.ProcsNew++
+	}
+	return scan
+}
+
+// shortLived reports exit event e of a process never sampled; start is its exec
+// or fork event in the same interval, if seen.
+func (c *Collector) shortLived(e, start *procEvent) {
+	st := &c.snap.Stats
+	st.ShortLivedCount++
+	src := e
+	if start != nil && start.has&procevent.HasComm != 0 {
+		src = start
+	}
+	var ctr *Container
+	if c.ctrs != nil && src.has&procevent.HasCgroup != 0 {
+		if ctr = c.ctrs.byCgroup(src.memCgroupID, src.cgroupID); ctr != nil {
+			ctr.ShortLived++
+		}
+	}
+	if len(c.snap.ShortLived) >= c.maxShortLived {
+		st.ShortLivedDropped++
+		return
+	}
+	c.snap.ShortLived = append(c.snap.ShortLived, ShortLived{})
+	s := &c.snap.ShortLived[len(c.snap.ShortLived)-1]
+	s.HasExec = src != e && src.typ == procevent.Exec
+	s.PID, s.PPID, s.UID = e.pid, src.ppid, src.uid
+	if e.has&procevent.HasPPID != 0 && e.ppid != 0 {
+		s.PPID = e.ppid
+	}
+	s.Comm = commBytes(&src.comm)
+	s.Path = src.filename[:src.filenameLen]
+	if src.has&procevent.HasIDs != 0 && c.users != nil {
+		s.User = c.users.Lookup(src.uid)
+	}
+	if ctr != nil {
+		s.ContainerID = ctr.ID
+	}
+	if e.exitNs > e.startNs && e.startNs != 0 {
+		s.Lifetime = time.Duration(e.exitNs - e.startNs)
+	}
+	s.CPU = time.Duration(e.cpuNs)
+	s.MaxRSS = e.maxRSSKB << 10
+	if sig := int(e.exitCode & 0x7f); sig != 0 {
+		s.ExitStatus, s.Signal = -1, sig
+	} else {
+		s.ExitStatus = int(e.exitCode>>8) & 0xff
+	}
+}
+
+func commBytes(c *[16]byte) []byte {
+	for i, b := range c {
+		if b == 0 {
+			return c[:i]
+		}
+	}
+	return c[:]
+}
+
+// tablePids lists the table's pids in order: the cycle's processes without a
+// directory scan.
+func (c *Collector) tablePids() {
+	c.pids = c.pids[:0]
+	for pid := range c.table {
+		c.pids = append(c.pids, pid)
+	}
+	slices.Sort(c.pids)
+}
