@@ -140,6 +140,7 @@ type Stats struct {
 	Exits             uint64                // tracked processes removed on their exit event
 	ShortLivedCount   uint64                // processes that lived between two cycles
 	ShortLivedDropped uint64                // of those, not listed (over MaxShortLived in a cycle); still counted
+	EventDups         uint64                // duplicate exit events ignored
 	UserErrors        uint64                // passwd reload failures
 	HeldFDs           int
 	TrackedProcs      int

@@ -42,7 +42,8 @@ type Collector struct {
 	feed          *EventFeed
 	lost          func() uint64
 	events        []procEvent
-	pending       map[int32]int // pid → index in events of its exec/fork, this interval
+	pending       map[int32]int      // pid → index in events of its exec/fork, this interval
+	exited        map[int32]struct{} // pids with an exit event this interval
 	lastScan      time.Time
 	lastLost      uint64
 	reconcile     time.Duration
@@ -83,6 +84,7 @@ func New(root hostfs.Root, opt Options) (*Collector, error) {
 		feed:     opt.Events,
 		lost:     opt.EventsLost,
 		pending:  map[int32]int{},
+		exited:   map[int32]struct{}{},
 	}
 	c.reconcile = opt.Reconcile
 	if c.reconcile <= 0 {

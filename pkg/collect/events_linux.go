@@ -52,10 +52,12 @@ func (c *Collector) eventCycle(now time.Time) (scan bool) {
 
 	c.snap.ShortLived = c.snap.ShortLived[:0]
 	clear(c.pending)
+	clear(c.exited)
 	for i := range c.events {
 		e := &c.events[i]
 		switch e.typ {
 		case procevent.Exec, procevent.Fork:
+			delete(c.exited, e.pid) // the pid names a new process from here on
 			if p := c.table[e.pid]; p != nil {
 				if e.typ == procevent.Exec {
 					p.execed = true // a new program: identity re-read at the next sample
@@ -68,6 +70,13 @@ func (c *Collector) eventCycle(now time.Time) (scan bool) {
 			}
 			c.pending[e.pid] = i
 		case procevent.Exit:
+			// Two threads ending at once can both look like the last one; the
+			// second exit of a pid in one interval is a duplicate.
+			if _, dup := c.exited[e.pid]; dup {
+				st.EventDups++
+				continue
+			}
+			c.exited[e.pid] = struct{}{}
 			if j, ok := c.pending[e.pid]; ok {
 				delete(c.pending, e.pid)
 				c.shortLived(e, &c.events[j])

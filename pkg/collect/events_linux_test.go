@@ -100,9 +100,10 @@ func TestEventDrivenTable(t *testing.T) {
 	feed.Add(ev(procevent.Fork, 60002, 32233, "bash", "", 0))
 	feed.Add(ev(procevent.Exit, 60002, 32233, "bash", "", 0))
 	feed.Add(ev(procevent.Exit, 60003, 1, "x", "", 0))
+	feed.Add(ev(procevent.Exit, 60003, 1, "x", "", 0)) // a duplicate: ignored
 	s, _ = c.Collect(t0.Add(45 * time.Second))
-	if s.Stats.ShortLivedCount != 3 || s.Stats.ShortLivedDropped != 1 || len(s.ShortLived) != 2 {
-		t.Fatalf("short-lived: count %d dropped %d listed %d; want 3, 1, 2", s.Stats.ShortLivedCount, s.Stats.ShortLivedDropped, len(s.ShortLived))
+	if s.Stats.ShortLivedCount != 3 || s.Stats.ShortLivedDropped != 1 || len(s.ShortLived) != 2 || s.Stats.EventDups != 1 {
+		t.Fatalf("short-lived: count %d dropped %d listed %d dups %d; want 3, 1, 2, 1", s.Stats.ShortLivedCount, s.Stats.ShortLivedDropped, len(s.ShortLived), s.Stats.EventDups)
 	}
 	a, b := s.ShortLived[0], s.ShortLived[1]
 	if a.PID != 60001 || string(a.Comm) != "true" || string(a.Path) != "/bin/true" || !a.HasExec || a.ContainerID != v1Web ||
