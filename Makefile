@@ -58,6 +58,7 @@ RATIOS ?= \
 	ProcCycle/gen5000/procfs=ProcCycle/gen5000/whippet ProcCycle/gen5000/gopsutil=ProcCycle/gen5000/whippet \
 	ProcCycle/live/whippet=ProcCycle/live/floor ProcCycle/live/whippet-open=ProcCycle/live/floor \
 	ProcCycle/live/procfs=ProcCycle/live/whippet ProcCycle/live/gopsutil=ProcCycle/live/whippet \
+	ProcCycle/gen5000/whippet-events=ProcCycle/gen5000/whippet ProcCycle/live/whippet-events=ProcCycle/live/whippet \
 	Host/whippet=Host/floor Host/procfs=Host/whippet Host/gopsutil=Host/whippet \
 	CgroupCycle/gen200/whippet=CgroupCycle/gen200/floor CgroupCycle/gen200/datadog=CgroupCycle/gen200/whippet \
 	CgroupCycle/gen200/containerd=CgroupCycle/gen200/whippet \

@@ -30,6 +30,7 @@ import (
 //	floor-held     getdents + pread of stat, status, io on descriptors opened beforehand
 //	whippet        collect.Collector.Collect (held descriptors; also reads the 7 host files)
 //	whippet-open   the same with -max-held-fds -1 (open/read/close every file)
+//	whippet-events whippet with an event-maintained table: no proc directory listing
 //	procfs         prometheus/procfs AllProcs + Stat + NewStatus + IO
 //	gopsutil       gopsutil/v4 Processes + Times + MemoryInfo + Uids + NumCtxSwitches + IOCounters
 //
@@ -110,6 +111,7 @@ func BenchmarkProcCycle(b *testing.B) {
 		b.Run(h.name+"/floor-held", func(b *testing.B) { benchFloor(b, h.root, true) })
 		b.Run(h.name+"/whippet", func(b *testing.B) { benchWhippet(b, h.root, 1<<20) })
 		b.Run(h.name+"/whippet-open", func(b *testing.B) { benchWhippet(b, h.root, -1) })
+		b.Run(h.name+"/whippet-events", func(b *testing.B) { benchWhippetEvents(b, h.root) })
 		b.Run(h.name+"/procfs", func(b *testing.B) { benchProcfs(b, h.root) })
 		b.Run(h.name+"/gopsutil", func(b *testing.B) { benchGopsutil(b, h.root) })
 	}
@@ -242,6 +244,35 @@ func benchWhippet(b *testing.B, root hostfs.Root, maxHeld int) {
 	b.ResetTimer()
 	for b.Loop() {
 		s, _ = c.Collect(time.Now())
+	}
+	perProc(b, len(s.Processes))
+}
+
+// benchWhippetEvents is whippet with an event-maintained process table (as with
+// -process-events=ebpf on a quiet interval: no exec or exit arrived): the cycle
+// samples the table's processes without listing the proc directory.
+func benchWhippetEvents(b *testing.B, root hostfs.Root) {
+	users, _ := passwd.New(root)
+	feed := collect.NewEventFeed(0)
+	c, err := collect.New(root, collect.Options{Proc: proc.Options{MaxHeld: 1 << 20}, Users: users,
+		Events: feed, Reconcile: 24 * time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var s *collect.Snapshot
+	for range 2 {
+		if s, err = c.Collect(time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s, _ = c.Collect(time.Now())
+	}
+	if s.Stats.Scans != 1 {
+		b.Fatalf("event-driven cycles scanned /proc %d times", s.Stats.Scans)
 	}
 	perProc(b, len(s.Processes))
 }
