@@ -159,7 +159,7 @@ func (h *hostFlags) newAgent(ctx context.Context, log *slog.Logger) (*agent, err
 		return nil, usageError{err.Error()}
 	}
 	if a.events != nil {
-		opts.Events, opts.EventsLost = a.events.feed, a.events.src.Lost
+		opts.Events, opts.EventsLost, opts.EventMode = a.events.feed, a.events.src.Lost, a.events.src.Mode()
 	}
 	if a.coll, err = collect.New(root, opts); err != nil {
 		a.events.stop()

@@ -141,6 +141,8 @@ type Stats struct {
 	ShortLivedCount   uint64                // processes that lived between two cycles
 	ShortLivedDropped uint64                // of those, not listed (over MaxShortLived in a cycle); still counted
 	EventDups         uint64                // duplicate exit events ignored
+	EventsLost        uint64                // events the source reports lost (kernel buffer full)
+	EventMode         string                // the process event source (tp_btf, netlink, …); "poll" without one
 	UserErrors        uint64                // passwd reload failures
 	HeldFDs           int
 	TrackedProcs      int
@@ -159,6 +161,8 @@ type Options struct {
 	// cycle; EventsLost is the source's lost counter (a move forces a scan).
 	Events     *EventFeed
 	EventsLost func() uint64
+	// EventMode names the source for reports (\"tp_btf\", \"netlink\", …).
+	EventMode string
 	// Reconcile is how often an event-driven table is checked by a full scan;
 	// 0 means DefaultReconcile.
 	Reconcile time.Duration

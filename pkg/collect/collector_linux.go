@@ -86,6 +86,10 @@ func New(root hostfs.Root, opt Options) (*Collector, error) {
 		pending:  map[int32]int{},
 		exited:   map[int32]struct{}{},
 	}
+	c.snap.Stats.EventMode = "poll"
+	if c.feed != nil {
+		c.snap.Stats.EventMode = opt.EventMode
+	}
 	c.reconcile = opt.Reconcile
 	if c.reconcile <= 0 {
 		c.reconcile = DefaultReconcile

@@ -48,6 +48,7 @@ func (c *Collector) eventCycle(now time.Time) (scan bool) {
 		st.EventGaps++
 	}
 	c.lastLost = lost
+	st.EventsLost = lost
 	st.Events += uint64(len(c.events))
 
 	c.snap.ShortLived = c.snap.ShortLived[:0]
