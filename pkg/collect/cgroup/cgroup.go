@@ -70,6 +70,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+
+	"github.com/whippet-agent/whippet/pkg/collect/decimal"
 )
 
 // Mode is the cgroup layout of a host.
@@ -318,8 +320,8 @@ func (e *ParseError) Error() string { return fmt.Sprintf("%s: %s: %v", e.File, e
 func (e *ParseError) Unwrap() error { return e.Err }
 
 var (
-	errSyntax = errors.New("invalid syntax")
-	errRange  = errors.New("value out of range")
+	errSyntax = decimal.ErrSyntax
+	errRange  = decimal.ErrRange
 )
 
 func perr(file, field string, err error) error {

@@ -1,43 +1,15 @@
 package cgroup
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/whippet-agent/whippet/pkg/collect/decimal"
+)
 
 // Parsers: pure functions over the bytes of one cgroup file. They keep nothing of b,
 // never allocate (but for a *ParseError on malformed input and IO.Devices growing
 // past its capacity), and set the Has bits of the fields they found. Unknown keys are
 // skipped: kernels add lines.
-
-// parseUint parses a decimal unsigned integer, rejecting empty input, non-digits
-// and overflow (a wrapped counter would be reported as a huge rate).
-func parseUint(b []byte) (uint64, error) {
-	if len(b) == 0 {
-		return 0, errSyntax
-	}
-	var n uint64
-	for _, c := range b {
-		d := c - '0'
-		if d > 9 {
-			return 0, errSyntax
-		}
-		const max = 1<<64 - 1
-		if n > max/10 || (n == max/10 && uint64(d) > max%10) {
-			return 0, errRange
-		}
-		n = n*10 + uint64(d)
-	}
-	return n, nil
-}
-
-// trimSpace trims ASCII spaces, tabs and newlines.
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
 
 func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
@@ -559,3 +531,8 @@ func ParsePSI(b []byte) (some, full uint64, hasFull bool, err error) {
 	}
 	return some, full, hasFull, nil
 }
+
+// The number parsers are package decimal's, shared by every reader (wrappers,
+// not function variables, so that they inline).
+func parseUint(b []byte) (uint64, error) { return decimal.ParseUint(b) }
+func trimSpace(b []byte) []byte          { return decimal.TrimSpace(b) }

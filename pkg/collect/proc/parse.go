@@ -10,6 +10,8 @@ package proc
 import (
 	"errors"
 	"fmt"
+
+	"github.com/whippet-agent/whippet/pkg/collect/decimal"
 )
 
 // ErrGone means the process exited (or was reaped) while being read: skip it and
@@ -27,59 +29,14 @@ func (e *ParseError) Error() string { return fmt.Sprintf("%s: %s: %v", e.File, e
 func (e *ParseError) Unwrap() error { return e.Err }
 
 var (
-	errSyntax   = errors.New("invalid syntax")
-	errRange    = errors.New("value out of range")
+	errSyntax   = decimal.ErrSyntax
+	errRange    = decimal.ErrRange
 	errMissing  = errors.New("missing")
 	errTooShort = errors.New("too few fields")
 )
 
 func perr(file, field string, err error) error {
 	return &ParseError{File: file, Field: field, Err: err}
-}
-
-// parseUint parses a decimal unsigned integer, rejecting empty input, non-digits
-// and overflow (a wrapped counter would be reported as a huge rate).
-func parseUint(b []byte) (uint64, error) {
-	if len(b) == 0 {
-		return 0, errSyntax
-	}
-	var n uint64
-	for _, c := range b {
-		d := c - '0'
-		if d > 9 {
-			return 0, errSyntax
-		}
-		const max = 1<<64 - 1
-		if n > max/10 || (n == max/10 && uint64(d) > max%10) {
-			return 0, errRange
-		}
-		n = n*10 + uint64(d)
-	}
-	return n, nil
-}
-
-// parseInt parses a decimal signed integer (procfs prints negative nice, priority,
-// tpgid and cutime values).
-func parseInt(b []byte) (int64, error) {
-	neg := false
-	if len(b) > 0 && b[0] == '-' {
-		neg = true
-		b = b[1:]
-	}
-	u, err := parseUint(b)
-	if err != nil {
-		return 0, err
-	}
-	if neg {
-		if u > 1<<63 {
-			return 0, errRange
-		}
-		return -int64(u), nil
-	}
-	if u > 1<<63-1 {
-		return 0, errRange
-	}
-	return int64(u), nil
 }
 
 // nextField splits b at the first space: the field and the rest after it.
@@ -92,13 +49,8 @@ func nextField(b []byte) (field, rest []byte) {
 	return b, nil
 }
 
-// trimSpace trims ASCII spaces, tabs and newlines.
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
+// The number parsers are package decimal's, shared by every reader (wrappers,
+// not function variables, so that they inline).
+func parseUint(b []byte) (uint64, error) { return decimal.ParseUint(b) }
+func trimSpace(b []byte) []byte          { return decimal.TrimSpace(b) }
+func parseInt(b []byte) (int64, error)   { return decimal.ParseInt(b) }

@@ -284,33 +284,6 @@ func TestParseCgroups(t *testing.T) {
 	}
 }
 
-func TestParseUint(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in   string
-		want uint64
-		err  error
-	}{
-		{"0", 0, nil}, {"18446744073709551615", 1<<64 - 1, nil}, {"18446744073709551616", 0, errRange},
-		{"99999999999999999999", 0, errRange}, {"", 0, errSyntax}, {"-1", 0, errSyntax}, {"1 ", 0, errSyntax},
-	}
-	for _, tt := range tests {
-		got, err := parseUint([]byte(tt.in))
-		if got != tt.want || err != tt.err {
-			t.Errorf("parseUint(%q) = %d, %v, want %d, %v", tt.in, got, err, tt.want, tt.err)
-		}
-	}
-	for in, want := range map[string]int64{"-9223372036854775808": -1 << 63, "9223372036854775807": 1<<63 - 1, "-1": -1} {
-		if got, err := parseInt([]byte(in)); got != want || err != nil {
-			t.Errorf("parseInt(%q) = %d, %v, want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"9223372036854775808", "-9223372036854775809", "-", "--1"} {
-		if _, err := parseInt([]byte(in)); err == nil {
-			t.Errorf("parseInt(%q) = nil error, want one", in)
-		}
-	}
-}
 
 func TestParsersDoNotAllocate(t *testing.T) {
 	stat, status, statm, io := []byte(catStat), []byte(catStatus), []byte("765 421 393 5 0 123 0\n"),
