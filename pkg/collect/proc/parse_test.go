@@ -284,7 +284,6 @@ func TestParseCgroups(t *testing.T) {
 	}
 }
 
-
 func TestParsersDoNotAllocate(t *testing.T) {
 	stat, status, statm, io := []byte(catStat), []byte(catStatus), []byte("765 421 393 5 0 123 0\n"),
 		[]byte("rchar: 6976\nwchar: 1\nsyscr: 10\nsyscw: 2\nread_bytes: 4096\nwrite_bytes: 8192\ncancelled_write_bytes: 3\n")
