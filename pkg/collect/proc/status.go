@@ -122,10 +122,10 @@ func ParseStatus(b []byte, s *Status) error {
 		case "Threads":
 			s.Threads, err = parseInt(val)
 			s.Has |= StatusThreads
-			if i := bytes.Index(b, volCtxtKey[1:]); i == 0 {
-				break
-			} else if i := bytes.Index(b, volCtxtKey); i >= 0 {
-				b = b[i+1:]
+			// The first "voluntary_ctxt_switches:" is the voluntary line (the
+			// nonvoluntary one follows it); searched without its '\n' (see volCtxtKey).
+			if i := bytes.Index(b, volCtxtKey[1:]); i > 0 && b[i-1] == '\n' {
+				b = b[i:]
 			}
 		case "FDSize":
 			s.FDSize, err = parseUint(val)
@@ -269,7 +269,9 @@ func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
 // volCtxtKey starts the last lines of status that we read; everything between
 // Threads and it (signal masks, capabilities, seccomp, cpu and memory node lists:
-// half the file) is skipped with one SIMD search.
+// half the file) is skipped with one SIMD search — for the key without its leading
+// '\n', since bytes.Index over a pattern starting with a byte as common as '\n'
+// degrades to a check per line.
 var volCtxtKey = []byte("\nvoluntary_ctxt_switches:")
 
 // IO holds /proc/<pid>/io. It needs ptrace read access to the process: without
