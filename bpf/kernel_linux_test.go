@@ -38,6 +38,10 @@ func TestMain(m *testing.M) {
 		busy()
 	case "open":
 		helperOpen()
+	case "threads":
+		helperThreads()
+	case "cloneparent":
+		helperCloneParent()
 	}
 	os.Exit(0)
 }
@@ -90,6 +94,45 @@ func helperOpen() {
 	}
 	defer t.Close()
 	fmt.Printf("mode: %s\n", t.Mode())
+}
+
+// helperThreads starts threadsN more OS threads (CLONE_THREAD), prints the tids
+// of its thread group once they all run, and exits: a multi-threaded process
+// whose threads must not be reported as forks.
+func helperThreads() {
+	const threadsN = 16
+	var ready sync.WaitGroup
+	stop := make(chan struct{})
+	for range threadsN {
+		ready.Add(1)
+		go func() {
+			runtime.LockOSThread() // each holds its thread: the runtime starts new ones
+			ready.Done()
+			<-stop
+		}()
+	}
+	ready.Wait()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	for _, e := range ents {
+		fmt.Println(e.Name())
+	}
+	close(stop)
+}
+
+// helperCloneParent starts /bin/true with CLONE_PARENT, so that it is a child of
+// this helper's parent (the test), prints its pid and exits without waiting.
+func helperCloneParent() {
+	cmd := exec.Command("/bin/true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_PARENT}
+	if err := cmd.Start(); err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println(cmd.Process.Pid)
 }
 
 func requireKernel(t *testing.T) {
@@ -253,6 +296,189 @@ func TestRungs(t *testing.T) {
 	}
 }
 
+// The workload of the fork test: a shell (uid/gid 65534) forks forkN subshells
+// that run only a builtin: forks without exec.
+const (
+	forkN     = 100
+	forkShell = `i=0; while [ $i -lt 100 ]; do ( : ); i=$((i+1)); done`
+)
+
+// selfComm is this process's comm: that of the forks it makes.
+func selfComm(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// TestForkRungs forces each rung and checks fork events: 100 subshells forked
+// without exec by a uid-65534 shell, each with one fork (pid, ppid, comm, uid,
+// gid, cgroups, start time equal to its exit's) and one exit and no exec; the
+// shell's own fork by this process; none for the 16+ threads of a Go child;
+// and a child started with CLONE_PARENT, reported with its real parent.
+func TestForkRungs(t *testing.T) {
+	requireKernel(t)
+	stats, err := EnableStats()
+	if err != nil {
+		t.Fatalf("EnableStats: %v", err)
+	}
+	defer stats.Close()
+	self := int32(os.Getpid())
+	comm := selfComm(t)
+	for _, m := range Ladder() {
+		t.Run(string(m), func(t *testing.T) {
+			// Pids are known only after the fact: keep every fork, and every
+			// event of uid 65534 or of a child of this process.
+			c := collect(t, Options{Modes: []Mode{m}}, func(e *Event) bool {
+				return e.Type == Fork || e.UID == spawnUID || e.PPID == self
+			})
+			st0, err := c.tr.AllStats()
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// 1. Subshells.
+			cmd := exec.Command("/bin/sh", "-c", forkShell)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: spawnUID, Gid: spawnUID}}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("fork shell: %v: %s", err, out)
+			}
+			sh := int32(cmd.Process.Pid)
+
+			// 2. A multi-threaded Go child.
+			thr := exec.Command(os.Args[0], "-test.run=^$")
+			thr.Env = append(os.Environ(), helperEnv+"=threads")
+			out, err := thr.Output()
+			if err != nil {
+				t.Fatalf("threads helper: %v: %s", err, out)
+			}
+			thrPID := int32(thr.Process.Pid)
+			tids := map[int32]bool{}
+			for _, f := range strings.Fields(string(out)) {
+				n, err := strconv.Atoi(f)
+				if err != nil {
+					t.Fatalf("threads helper said %q", out)
+				}
+				tids[int32(n)] = true
+			}
+			if len(tids) < 17 || !tids[thrPID] {
+				t.Fatalf("threads helper %d listed threads %v, want itself and 16 more", thrPID, tids)
+			}
+
+			// 3. CLONE_PARENT: the helper's child is ours.
+			cp := exec.Command(os.Args[0], "-test.run=^$")
+			cp.Env = append(os.Environ(), helperEnv+"=cloneparent")
+			out, err = cp.Output()
+			if err != nil {
+				t.Fatalf("cloneparent helper: %v: %s", err, out)
+			}
+			n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+			if err != nil {
+				t.Fatalf("cloneparent helper said %q", out)
+			}
+			cpChild := int32(n)
+			var ws syscall.WaitStatus
+			if _, err := syscall.Wait4(n, &ws, 0, nil); err != nil {
+				t.Fatalf("wait4(%d), the CLONE_PARENT child: %v", n, err)
+			}
+
+			evs := c.wait(10*time.Second, func(evs []Event) bool {
+				return count(evs, func(e *Event) bool { return e.PPID == sh && e.Type == Exit }) >= forkN &&
+					count(evs, func(e *Event) bool { return e.TGID == thrPID && e.Type == Exit }) >= 1 &&
+					count(evs, func(e *Event) bool { return e.TGID == cpChild && e.Type == Exit }) >= 1
+			})
+			st1, err := c.tr.AllStats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.stop()
+
+			var shFork, shExec *Event
+			forks := map[int32]*Event{}
+			exits := map[int32]*Event{}
+			var dupForks, childExecs, threadForks, thrChildForks, thrForks, cpForks int
+			for i := range evs {
+				e := &evs[i]
+				if e.Type == Fork && e.PID != e.TGID {
+					t.Errorf("fork event with pid %d != tgid %d: %+v", e.PID, e.TGID, *e)
+				}
+				switch {
+				case e.PID == sh && e.Type == Fork:
+					shFork = e
+				case e.PID == sh && e.Type == Exec:
+					shExec = e
+				case e.PPID == sh && e.Type == Fork:
+					if forks[e.PID] != nil {
+						dupForks++
+					}
+					forks[e.PID] = e
+				case e.PPID == sh && e.Type == Exit:
+					exits[e.PID] = e
+				case e.PPID == sh && e.Type == Exec:
+					childExecs++
+				case e.Type == Fork && e.PID == thrPID:
+					thrForks++
+					if e.PPID != self || string(e.CommBytes()) != comm {
+						t.Errorf("fork of the threads helper %+v: want ppid %d, comm %q", *e, self, comm)
+					}
+				case e.Type == Fork && tids[e.PID]:
+					threadForks++
+				case e.Type == Fork && e.PPID == thrPID:
+					thrChildForks++
+				case e.Type == Fork && e.PID == cpChild:
+					cpForks++
+					if e.PPID != self || string(e.CommBytes()) != comm {
+						t.Errorf("fork of the CLONE_PARENT child %+v: want ppid %d (its real parent), comm %q", *e, self, comm)
+					}
+				}
+			}
+			if shFork == nil || shExec == nil {
+				t.Fatalf("%s: the shell %d: fork %v, exec %v; want both", m, sh, shFork, shExec)
+			}
+			if shFork.PPID != self || shFork.UID != uint32(os.Getuid()) || string(shFork.CommBytes()) != comm || shFork.StartNs != shExec.StartNs {
+				t.Errorf("fork of the shell %+v: want ppid %d, uid %d (the parent's at fork), comm %q, start %d (its exec's)",
+					*shFork, self, os.Getuid(), comm, shExec.StartNs)
+			}
+			for pid, f := range forks {
+				x := exits[pid]
+				if f.UID != spawnUID || f.GID != spawnUID || string(f.CommBytes()) != "sh" || f.StartNs == 0 || f.TimeNs < f.StartNs ||
+					f.CgroupID != shExec.CgroupID || f.MemCgroupID != shExec.MemCgroupID || f.FilenameLen != 0 || f.ExitCode != 0 {
+					t.Errorf("fork %+v: want uid/gid %d, comm sh, 0 < start <= time, cgroups %d/%d (the shell's), no filename",
+						*f, spawnUID, shExec.CgroupID, shExec.MemCgroupID)
+				}
+				if x == nil {
+					t.Errorf("fork of %d without its exit", pid)
+				} else if x.StartNs != f.StartNs || x.TimeNs < f.TimeNs || string(x.CommBytes()) != "sh" || x.ExitCode != 0 {
+					t.Errorf("exit %+v of fork %+v: want the same start, a later time, comm sh, code 0", *x, *f)
+				}
+			}
+			if len(forks) != forkN || len(exits) != forkN || dupForks != 0 || childExecs != 0 {
+				t.Errorf("%s: %d forks and %d exits of subshells of %d (want %d each), %d duplicate forks, %d execs (want 0, 0); lost %d",
+					m, len(forks), len(exits), sh, forkN, dupForks, childExecs, c.tr.Lost())
+			}
+			if thrForks != 1 || threadForks != 0 || thrChildForks != 0 {
+				t.Errorf("%s: threads helper %d: %d forks of it (want 1), %d of its %d threads, %d by it (want 0, 0)",
+					m, thrPID, thrForks, threadForks, len(tids), thrChildForks)
+			}
+			if cpForks != 1 {
+				t.Errorf("%s: %d forks of the CLONE_PARENT child %d with ppid %d, want 1", m, cpForks, cpChild, self)
+			}
+			if lost := c.tr.Lost(); lost != 0 {
+				t.Errorf("%s: lost %d", m, lost)
+			}
+			fk := ProgramStats{RunCount: st1.Fork.RunCount - st0.Fork.RunCount, RunTime: st1.Fork.RunTime - st0.Fork.RunTime}
+			// Every clone runs it: the subshells and the helpers' threads at least.
+			if fk.RunCount < forkN+uint64(len(tids)) {
+				t.Errorf("%s: fork program ran %d times, want >= %d", m, fk.RunCount, forkN+len(tids))
+			}
+			t.Logf("%s: %d forks + %d exits of subshells of %d, 0 execs; threads helper: %d threads, %d fork events of them; CLONE_PARENT child: %d fork with ppid %d; fork program %d runs, %v per run",
+				m, len(forks), len(exits), sh, len(tids), threadForks, cpForks, self, fk.RunCount, fk.PerRun())
+		})
+	}
+}
+
 // TestExitAccounting checks an exit's CPU time and peak RSS against what wait4
 // reports for a two-thread child that burned 500 ms of CPU and touched 64 MiB.
 func TestExitAccounting(t *testing.T) {
@@ -268,9 +494,9 @@ func TestExitAccounting(t *testing.T) {
 	pid := int32(cmd.Process.Pid)
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
-	evs := c.wait(5*time.Second, func(evs []Event) bool { return count(evs, func(e *Event) bool { return e.TGID == pid }) > 0 })
+	c.wait(5*time.Second, func(evs []Event) bool { return count(evs, func(e *Event) bool { return e.TGID == pid }) > 0 })
 	time.Sleep(200 * time.Millisecond) // a second exit event would be a bug
-	evs = c.wait(0, func([]Event) bool { return true })
+	evs := c.wait(0, func([]Event) bool { return true })
 	c.stop()
 	var got []Event
 	for _, e := range evs {
@@ -309,10 +535,11 @@ func TestDockerCgroup(t *testing.T) {
 	if err := exec.Command("docker", "image", "inspect", "whippet-busybox:latest").Run(); err != nil {
 		testenv.Skip(t, "no docker or no whippet-busybox:latest image (scripts/setup-test-host.sh): %v", err)
 	}
-	c := collect(t, Options{}, func(e *Event) bool { return e.Type == Exec || e.Type == Exit })
+	c := collect(t, Options{}, func(e *Event) bool { return true })
 	cidfile := filepath.Join(t.TempDir(), "cid")
+	// The subshell is a fork inside the container.
 	cmd := exec.Command("docker", "run", "--rm", "--network", "none", "--cidfile", cidfile,
-		"whippet-busybox:latest", "sh", "-c", "sleep 0.2")
+		"whippet-busybox:latest", "sh", "-c", "(sleep 0.2); :")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -366,8 +593,11 @@ poll:
 		}
 	}
 	t.Logf("container %.12s: memory cgroup inode %d, v2 inode %d; %d events carry it", id, memIno, v2Ino, len(in))
-	var sawSh bool
+	var sawSh, sawFork bool
 	for _, e := range in {
+		if e.Type == Fork && string(e.CommBytes()) == "sh" {
+			sawFork = true
+		}
 		t.Logf("  %s pid %d ppid %d comm %q file %q cgroup %d memcg %d exit %#x", e.Type, e.PID, e.PPID, e.CommBytes(), e.FilenameBytes(), e.CgroupID, e.MemCgroupID, e.ExitCode)
 		if e.Type == Exec && string(e.CommBytes()) == "sh" && string(e.FilenameBytes()) == "/bin/sh" {
 			sawSh = true
@@ -378,6 +608,9 @@ poll:
 	}
 	if !sawSh {
 		t.Errorf("no exec of /bin/sh with the container's memory cgroup id %d", memIno)
+	}
+	if !sawFork {
+		t.Errorf("no fork by sh with the container's memory cgroup id %d", memIno)
 	}
 }
 
@@ -390,8 +623,9 @@ func ino(path string) uint64 {
 }
 
 // TestExecStorm spawns at least 20,000 /bin/true as fast as this machine can, one
-// spawner per CPU, and accounts for every one: received + lost = spawned, lost 0
-// at the default ring size.
+// spawner per CPU, by fork+exec, and accounts for every one: received + lost =
+// spawned for exec and exit, one fork event each too, lost 0 at the default ring
+// size.
 func TestExecStorm(t *testing.T) {
 	requireKernel(t)
 	if testing.Short() {
@@ -399,7 +633,7 @@ func TestExecStorm(t *testing.T) {
 	}
 	const total = 20000
 	self := int32(os.Getpid())
-	var execs, exits atomic.Int64
+	var execs, exits, forks atomic.Int64
 	tr, err := Open(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -409,12 +643,16 @@ func TestExecStorm(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- tr.Read(ctx, func(e *Event) {
-			if e.PPID != self || string(e.CommBytes()) != "true" {
+			if e.PPID != self {
 				return
 			}
-			if e.Type == Exec {
+			switch {
+			case e.Type == Fork: // comm: this process's
+				forks.Add(1)
+			case string(e.CommBytes()) != "true":
+			case e.Type == Exec:
 				execs.Add(1)
-			} else {
+			default:
 				exits.Add(1)
 			}
 		})
@@ -446,7 +684,7 @@ func TestExecStorm(t *testing.T) {
 	elapsed := time.Since(start)
 	n := int64(total) - failed.Load()
 	deadline := time.Now().Add(10 * time.Second)
-	for (execs.Load() < n || exits.Load() < n) && time.Now().Before(deadline) && tr.Lost() == 0 {
+	for (execs.Load() < n || exits.Load() < n || forks.Load() < n) && time.Now().Before(deadline) && tr.Lost() == 0 {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(2 * DefaultPollInterval) // let any excess show
@@ -455,16 +693,16 @@ func TestExecStorm(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost := tr.Lost()
-	t.Logf("%d spawned in %v (%.0f/s, %d CPUs, rung %s): %d exec + %d exit received, %d lost; ring high-water %d of %d bytes",
-		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), runtime.NumCPU(), tr.Mode(), execs.Load(), exits.Load(), lost, tr.HighWater(), tr.RingSize())
+	t.Logf("%d spawned in %v (%.0f/s, %d CPUs, rung %s): %d fork + %d exec + %d exit received, %d lost; ring high-water %d of %d bytes",
+		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), runtime.NumCPU(), tr.Mode(), forks.Load(), execs.Load(), exits.Load(), lost, tr.HighWater(), tr.RingSize())
 	if failed.Load() != 0 {
 		t.Errorf("%d spawns failed", failed.Load())
 	}
 	if lost != 0 {
 		t.Errorf("lost %d records at the default ring size (%d B)", lost, DefaultRingSize)
 	}
-	if execs.Load()+int64(lost) < n || execs.Load() != n || exits.Load() != n {
-		t.Errorf("received %d exec and %d exit + %d lost, want exactly %d spawned", execs.Load(), exits.Load(), lost, n)
+	if execs.Load()+int64(lost) < n || execs.Load() != n || exits.Load() != n || forks.Load() != n {
+		t.Errorf("received %d fork, %d exec and %d exit + %d lost, want exactly %d spawned", forks.Load(), execs.Load(), exits.Load(), lost, n)
 	}
 }
 
@@ -535,6 +773,43 @@ func TestFallbackVerifier(t *testing.T) {
 		t.Fatalf("Mode() = %s, Skipped() = %v; want raw_tracepoint after tp_btf failed verification (R0 !read_ok)", tr.Mode(), sk)
 	}
 	t.Logf("skipped: %v", sk)
+}
+
+// TestFallbackFork: when the fork program of a rung fails to load or attach while
+// its exec and exit programs would, the rung is skipped as a whole with the
+// reason, and the next rung (with its own fork program) is used.
+func TestFallbackFork(t *testing.T) {
+	requireKernel(t)
+	for _, tt := range []struct {
+		name string
+		edit func(*ebpf.CollectionSpec)
+		want string
+	}{
+		{"verifier", func(s *ebpf.CollectionSpec) {
+			s.Programs[tracerProgForkBtf].Instructions = asm.Instructions{asm.Return()}
+		}, "R0 !read_ok"},
+		{"missing", func(s *ebpf.CollectionSpec) { delete(s.Programs, tracerProgForkBtf) }, "attach sched_process_fork"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := Open(Options{editSpec: func(m Mode, s *ebpf.CollectionSpec) {
+				if m == TPBTF {
+					tt.edit(s)
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			sk := tr.Skipped()
+			if tr.Mode() != RawTracepoint || len(sk) != 1 || sk[0].Mode != TPBTF || !strings.Contains(sk[0].Err.Error(), tt.want) {
+				t.Fatalf("Mode() = %s, Skipped() = %v; want raw_tracepoint after tp_btf failed with %q", tr.Mode(), sk, tt.want)
+			}
+			if _, err := tr.AllStats(); err != nil {
+				t.Errorf("AllStats: %v", err)
+			}
+			t.Logf("skipped: %v", sk)
+		})
+	}
 }
 
 // TestFallbackEPERM runs Open in a child without capabilities: every rung is

@@ -33,6 +33,8 @@ func TestLayout(t *testing.T) {
 		{"comm", unsafe.Offsetof(e.Comm), offComm},
 		{"filename", unsafe.Offsetof(e.Filename), offFilename},
 		{"sizeof", unsafe.Sizeof(e), execSize},
+		{"exit record", unsafe.Offsetof(e.Filename), exitSize},
+		{"fork record", unsafe.Offsetof(e.Filename), forkSize},
 		{"len(comm)", uintptr(len(e.Comm)), 16},
 		{"len(filename)", uintptr(len(e.Filename)), FilenameMax},
 	} {

@@ -1,14 +1,15 @@
 //go:build ignore
 
-// tracer.c: one fixed-size record per process exec and per thread-group exit,
-// into a BPF ring buffer. CO-RE (relocated against the running kernel's BTF by
-// cilium/ebpf at load), built by bpf2go (see gen.go).
+// tracer.c: one fixed-size record per process exec, per new thread group (a
+// fork that is not CLONE_THREAD) and per thread-group exit, into a BPF ring
+// buffer. CO-RE (relocated against the running kernel's BTF by cilium/ebpf at
+// load), built by bpf2go (see gen.go).
 //
 // The same logic is attached in three flavours, one per rung of the fallback
-// ladder; user space loads only the pair of programs of the rung it tries:
-//   tp_btf/sched_process_{exec,exit}          BTF-typed arguments (5.5+)
-//   raw_tracepoint/sched_process_{exec,exit}  untyped arguments (4.17+)
-//   tracepoint/sched/sched_process_{exec,exit} perf trace event (tracefs)
+// ladder; user space loads only the three programs of the rung it tries:
+//   tp_btf/sched_process_{exec,exit,fork}           BTF-typed arguments (5.5+)
+//   raw_tracepoint/sched_process_{exec,exit,fork}   untyped arguments (4.17+)
+//   tracepoint/sched/sched_process_{exec,exit,fork} perf trace event (tracefs)
 // Every rung needs the ring buffer and bpf_ktime_get_boot_ns (5.8+).
 
 #include "vmlinux.h"
@@ -21,16 +22,20 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define FILENAME_LEN 160
 #define EVENT_EXEC 1
 #define EVENT_EXIT 2
+#define EVENT_FORK 3
 // include/linux/sched/signal.h; a macro, so not in BTF. Stable since 2.6.
 #define SIGNAL_GROUP_EXIT 0x00000004
 // Threads still linked in the group when its last thread exits are summed up to
 // this many; threads already released are in signal->sum_sched_runtime.
 #define MAX_THREADS 64
+// The tracepoint rung finds a fork's child among the last this many entries of
+// a task list (see fork_tp).
+#define FIND_STEPS 4
 
 // struct event is the record layout; bpf/decode.go reads it at these fixed
 // offsets (and a test checks them against the bpf2go-generated type).
 struct event {
-	__u32 type;          //  0 EVENT_EXEC or EVENT_EXIT
+	__u32 type;          //  0 EVENT_EXEC, EVENT_EXIT or EVENT_FORK
 	__s32 pid;           //  4 thread id
 	__s32 tgid;          //  8 process id
 	__s32 ppid;          // 12 real_parent's tgid
@@ -45,11 +50,12 @@ struct event {
 	__u64 cpu_ns;        // 64 thread group CPU time, exit only
 	__u64 maxrss_pages;  // 72 peak RSS in pages, exit only
 	char comm[TASK_COMM_LEN];     // 80
-	char filename[FILENAME_LEN];  // 96, exec only: exit records end here
+	char filename[FILENAME_LEN];  // 96, exec only: exit and fork records end here
 };
 
 #define EXEC_SIZE sizeof(struct event)
 #define EXIT_SIZE __builtin_offsetof(struct event, filename)
+#define FORK_SIZE EXIT_SIZE
 
 // Set by user space at load. A forced wake-up is sent each time the pending
 // (unread) data crosses a multiple of wakeup_bytes; otherwise records are
@@ -61,13 +67,26 @@ struct {
 	__uint(max_entries, 1 << 21); // overridden at load (Options.RingSize)
 } events SEC(".maps");
 
-// Records that did not fit in the ring.
+// Records that did not fit in the ring, and forks whose child the tracepoint
+// rung could not find (see fork_tp): events user space will never see.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+// Processes whose exit was reported, keyed by their signal_struct: two threads
+// ending at once can both read signal->live as 0 (each reads it after both
+// decrements), so the first to insert reports the exit and the other stays
+// quiet. A fork deletes the key of the new process's signal_struct, whose
+// memory may have held an exited process's before.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} exited SEC(".maps");
 
 
 // A typed global pins struct event in the BTF, for bpf2go's Go mirror of it
@@ -98,17 +117,22 @@ static __always_inline void submit(void *e, __u64 size)
 	bpf_ringbuf_submit(e, flags);
 }
 
-static __always_inline __u64 memcg_id(struct task_struct *task)
+// cset_memcg_id returns the memory controller's cgroup id of a css_set.
+static __always_inline __u64 cset_memcg_id(struct css_set *cgroups)
 {
 	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
 		return 0;
 	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
 	if (id < 0 || id >= bpf_core_enum_value(enum cgroup_subsys_id, CGROUP_SUBSYS_COUNT))
 		return 0;
-	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
 	struct cgroup_subsys_state *css = NULL;
 	bpf_core_read(&css, sizeof(css), &cgroups->subsys[id]);
 	return BPF_CORE_READ(css, cgroup, kn, id);
+}
+
+static __always_inline __u64 memcg_id(struct task_struct *task)
+{
+	return cset_memcg_id(BPF_CORE_READ(task, cgroups));
 }
 
 // fill sets every field but the type-specific ones. task is current.
@@ -175,6 +199,10 @@ static __always_inline int on_exit(struct task_struct *task)
 	// thread of the group sees 0. Earlier thread exits are not process exits.
 	if (BPF_CORE_READ(sig, live.counter) != 0)
 		return 0;
+	__u64 key = (__u64)sig;
+	__u8 one = 1;
+	if (bpf_map_update_elem(&exited, &key, &one, BPF_NOEXIST) != 0)
+		return 0; // another thread of the group reported it
 
 	struct event *e = bpf_ringbuf_reserve(&events, EXIT_SIZE, 0);
 	if (!e) {
@@ -198,6 +226,72 @@ static __always_inline int on_exit(struct task_struct *task)
 	return 0;
 }
 
+// on_fork records a new thread group. child is the new task, not yet run
+// (sched_process_fork fires in the parent, after copy_process, before the
+// child is woken); everything is read from it, so CLONE_PARENT and
+// CLONE_INTO_CGROUP are reported as they are. The credentials are the parent's
+// (current's), which the child shares or got a copy of.
+static __always_inline int on_fork(struct task_struct *child)
+{
+	__s32 tgid = BPF_CORE_READ(child, tgid);
+
+	// CLONE_THREAD: a new thread of an existing process, not a process.
+	if (BPF_CORE_READ(child, pid) != tgid)
+		return 0;
+	__u64 key = (__u64)BPF_CORE_READ(child, signal);
+	bpf_map_delete_elem(&exited, &key);
+
+	struct event *e = bpf_ringbuf_reserve(&events, FORK_SIZE, 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	e->type = EVENT_FORK;
+	e->pid = tgid;
+	e->tgid = tgid;
+	e->ppid = BPF_CORE_READ(child, real_parent, tgid);
+	e->uid = (__u32)uid_gid;
+	e->gid = (__u32)(uid_gid >> 32);
+	// What bpf_get_current_cgroup_id would say in the child.
+	struct css_set *cgroups = BPF_CORE_READ(child, cgroups);
+	e->cgroup_id = BPF_CORE_READ(cgroups, dfl_cgrp, kn, id);
+	e->memcg_id = cset_memcg_id(cgroups);
+	e->time_ns = bpf_ktime_get_boot_ns();
+	// Set by copy_process before the child is linked; 0 would be a kernel that
+	// sets it later.
+	e->start_ns = BPF_CORE_READ(child, start_boottime);
+	if (!e->start_ns)
+		e->start_ns = e->time_ns;
+	e->exit_code = 0;
+	e->filename_len = 0;
+	e->cpu_ns = 0;
+	e->maxrss_pages = 0;
+	// Copied from the forking thread by dup_task_struct.
+	BPF_CORE_READ_INTO(&e->comm, child, comm);
+	submit(e, FORK_SIZE);
+	return 0;
+}
+
+// find_task looks for the task whose pid is pid among the last FIND_STEPS
+// entries of the task list at head, linked through the task_struct member at
+// offset off, walking back from the tail (where copy_process appends).
+static __always_inline struct task_struct *find_task(struct list_head *head, unsigned long off, __s32 pid)
+{
+	struct list_head *pos = BPF_CORE_READ(head, prev);
+
+	for (int i = 0; i < FIND_STEPS; i++) {
+		if (!pos || pos == head)
+			break;
+		struct task_struct *t = (void *)pos - off;
+		if (BPF_CORE_READ(t, pid) == pid)
+			return t;
+		pos = BPF_CORE_READ(pos, prev);
+	}
+	return NULL;
+}
+
 // Rung 1: tp_btf. TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 SEC("tp_btf/sched_process_exec")
 int exec_btf(u64 *ctx)
@@ -212,6 +306,13 @@ SEC("tp_btf/sched_process_exit")
 int exit_btf(u64 *ctx)
 {
 	return on_exit((void *)ctx[0]);
+}
+
+// TP_PROTO(struct task_struct *parent, struct task_struct *child)
+SEC("tp_btf/sched_process_fork")
+int fork_btf(u64 *ctx)
+{
+	return on_fork((void *)ctx[1]);
 }
 
 // Rung 2: raw_tracepoint, the same arguments untyped.
@@ -229,6 +330,12 @@ int exit_raw(struct bpf_raw_tracepoint_args *ctx)
 	return on_exit((void *)ctx->args[0]);
 }
 
+SEC("raw_tracepoint/sched_process_fork")
+int fork_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_fork((void *)ctx->args[1]);
+}
+
 // Rung 3: classic tracepoint. The trace record has the filename (__data_loc:
 // offset in the low 16 bits); the task is current.
 SEC("tracepoint/sched/sched_process_exec")
@@ -242,4 +349,37 @@ SEC("tracepoint/sched/sched_process_exit")
 int exit_tp(void *ctx)
 {
 	return on_exit((void *)bpf_get_current_task());
+}
+
+// The trace record has only the child's pid, not its task (and the comms before
+// it are char[16] or, in recent kernels, __data_loc strings: child_pid's offset
+// is relocated). current is the parent; copy_process appended the child to the
+// tail of one of three lists:
+//   current->children               fork, vfork, clone without CLONE_PARENT
+//   current->signal->thread_head    CLONE_THREAD: a thread, no record
+//   current->real_parent->children  CLONE_PARENT (runc's nsexec does this)
+// Only another thread of the same process can have appended since (a clone of
+// its own, or an exit reparenting its children to current), so the child is
+// among the last FIND_STEPS entries. One not found (only in such a race) is
+// counted as lost, so that the consumer reconciles with /proc.
+SEC("tracepoint/sched/sched_process_fork")
+int fork_tp(struct trace_event_raw_sched_process_fork *ctx)
+{
+	__s32 pid = ctx->child_pid;
+	struct task_struct *parent = (void *)bpf_get_current_task();
+	unsigned long sibling = bpf_core_field_offset(struct task_struct, sibling);
+	struct task_struct *child = find_task(&parent->children, sibling, pid);
+
+	if (!child) {
+		struct signal_struct *sig = BPF_CORE_READ(parent, signal);
+		if (find_task(&sig->thread_head, bpf_core_field_offset(struct task_struct, thread_node), pid))
+			return 0;
+		struct task_struct *rp = BPF_CORE_READ(parent, real_parent);
+		child = find_task(&rp->children, sibling, pid);
+	}
+	if (!child) {
+		count_lost();
+		return 0;
+	}
+	return on_fork(child);
 }

@@ -38,6 +38,7 @@ type tracerEvent struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	tracerMapEvents      = "events"
+	tracerMapExited      = "exited"
 	tracerMapLost        = "lost"
 	tracerProgExecBtf    = "exec_btf"
 	tracerProgExecRaw    = "exec_raw"
@@ -45,6 +46,9 @@ const (
 	tracerProgExitBtf    = "exit_btf"
 	tracerProgExitRaw    = "exit_raw"
 	tracerProgExitTp     = "exit_tp"
+	tracerProgForkBtf    = "fork_btf"
+	tracerProgForkRaw    = "fork_raw"
+	tracerProgForkTp     = "fork_tp"
 	tracerVarEventLayout = "event_layout"
 	tracerVarWakeupBytes = "wakeup_bytes"
 )
@@ -97,6 +101,9 @@ type tracerProgramSpecs struct {
 	ExitBtf *ebpf.ProgramSpec `ebpf:"exit_btf"`
 	ExitRaw *ebpf.ProgramSpec `ebpf:"exit_raw"`
 	ExitTp  *ebpf.ProgramSpec `ebpf:"exit_tp"`
+	ForkBtf *ebpf.ProgramSpec `ebpf:"fork_btf"`
+	ForkRaw *ebpf.ProgramSpec `ebpf:"fork_raw"`
+	ForkTp  *ebpf.ProgramSpec `ebpf:"fork_tp"`
 }
 
 // tracerMapSpecs contains maps before they are loaded into the kernel.
@@ -104,6 +111,7 @@ type tracerProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tracerMapSpecs struct {
 	Events *ebpf.MapSpec `ebpf:"events"`
+	Exited *ebpf.MapSpec `ebpf:"exited"`
 	Lost   *ebpf.MapSpec `ebpf:"lost"`
 }
 
@@ -136,12 +144,14 @@ func (o *tracerObjects) Close() error {
 // It can be passed to loadTracerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tracerMaps struct {
 	Events *ebpf.Map `ebpf:"events"`
+	Exited *ebpf.Map `ebpf:"exited"`
 	Lost   *ebpf.Map `ebpf:"lost"`
 }
 
 func (m *tracerMaps) Close() error {
 	return _TracerClose(
 		m.Events,
+		m.Exited,
 		m.Lost,
 	)
 }
@@ -164,6 +174,9 @@ type tracerPrograms struct {
 	ExitBtf *ebpf.Program `ebpf:"exit_btf"`
 	ExitRaw *ebpf.Program `ebpf:"exit_raw"`
 	ExitTp  *ebpf.Program `ebpf:"exit_tp"`
+	ForkBtf *ebpf.Program `ebpf:"fork_btf"`
+	ForkRaw *ebpf.Program `ebpf:"fork_raw"`
+	ForkTp  *ebpf.Program `ebpf:"fork_tp"`
 }
 
 func (p *tracerPrograms) Close() error {
@@ -174,6 +187,9 @@ func (p *tracerPrograms) Close() error {
 		p.ExitBtf,
 		p.ExitRaw,
 		p.ExitTp,
+		p.ForkBtf,
+		p.ForkRaw,
+		p.ForkTp,
 	)
 }
 

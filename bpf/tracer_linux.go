@@ -32,26 +32,30 @@ const (
 
 type specEditor func(Mode, *ebpf.CollectionSpec)
 
-// rung names a rung's two programs in tracer.c.
-type rung struct{ exec, exit string }
+// rung names a rung's three programs in tracer.c.
+type rung struct{ exec, exit, fork string }
 
 var rungs = map[Mode]rung{
-	TPBTF:         {tracerProgExecBtf, tracerProgExitBtf},
-	RawTracepoint: {tracerProgExecRaw, tracerProgExitRaw},
-	Tracepoint:    {tracerProgExecTp, tracerProgExitTp},
+	TPBTF:         {tracerProgExecBtf, tracerProgExitBtf, tracerProgForkBtf},
+	RawTracepoint: {tracerProgExecRaw, tracerProgExitRaw, tracerProgForkRaw},
+	Tracepoint:    {tracerProgExecTp, tracerProgExitTp, tracerProgForkTp},
 }
 
-// Tracer delivers exec and exit events from the rung Open attached.
+// tracepoints are the events the programs of a rung attach to, in the order of
+// Tracer.progs.
+var tracepoints = [3]string{"sched_process_exec", "sched_process_exit", "sched_process_fork"}
+
+// Tracer delivers exec, fork and exit events from the rung Open attached.
 type Tracer struct {
 	mode    Mode
 	skipped []Skip
 	poll    time.Duration
 
-	coll       *ebpf.Collection
-	exec, exit *ebpf.Program
-	lost       *ebpf.Map
-	links      [2]link.Link
-	rd         *ringbuf.Reader
+	coll  *ebpf.Collection
+	progs [3]*ebpf.Program // exec, exit, fork
+	lost  *ebpf.Map
+	links [3]link.Link
+	rd    *ringbuf.Reader
 
 	highWater atomic.Int64  // most bytes seen pending in the ring
 	malformed atomic.Uint64 // records that did not decode
@@ -144,13 +148,14 @@ func (o *Options) normalize() error {
 	return nil
 }
 
-// openRung loads rung m's programs, attaches them and opens the ring reader,
-// releasing everything on failure.
+// openRung loads rung m's three programs, attaches them and opens the ring
+// reader, releasing everything on failure: a rung runs with all three or not at
+// all (without the fork program, processes that fork without exec would go unseen).
 func openRung(spec *ebpf.CollectionSpec, m Mode, types *btf.Spec, opt *Options) (_ *Tracer, err error) {
 	r := rungs[m]
 	s := spec.Copy()
 	for name := range s.Programs {
-		if name != r.exec && name != r.exit {
+		if name != r.exec && name != r.exit && name != r.fork {
 			delete(s.Programs, name)
 		}
 	}
@@ -186,16 +191,20 @@ func openRung(spec *ebpf.CollectionSpec, m Mode, types *btf.Spec, opt *Options) 
 	}()
 
 	t := &Tracer{
-		mode: m,
-		poll: opt.PollInterval,
-		coll: coll,
-		exec: coll.Programs[r.exec],
-		exit: coll.Programs[r.exit],
-		lost: coll.Maps[tracerMapLost],
+		mode:  m,
+		poll:  opt.PollInterval,
+		coll:  coll,
+		progs: [3]*ebpf.Program{coll.Programs[r.exec], coll.Programs[r.exit], coll.Programs[r.fork]},
+		lost:  coll.Maps[tracerMapLost],
 	}
-	for i, p := range [2]*ebpf.Program{t.exec, t.exit} {
-		event := [2]string{"sched_process_exec", "sched_process_exit"}[i]
-		if t.links[i], err = attach(m, p, event); err != nil {
+	for i, p := range t.progs {
+		event := tracepoints[i]
+		if p == nil { // an editSpec that dropped it
+			err = fmt.Errorf("no program for %s", event)
+		} else {
+			t.links[i], err = attach(m, p, event)
+		}
+		if err != nil {
 			for _, l := range t.links[:i] {
 				l.Close()
 			}
@@ -332,24 +341,29 @@ func (t *Tracer) HighWater() int { return int(t.highWater.Load()) }
 // RingSize returns the ring buffer's size in bytes.
 func (t *Tracer) RingSize() int { return t.rd.BufferSize() }
 
-// Stats returns the in-kernel run counts and times of the exec and exit programs.
+// Stats returns the in-kernel run counts and times of the exec and exit
+// programs. AllStats adds the fork program's.
 func (t *Tracer) Stats() (exec, exit ProgramStats, err error) {
+	s, err := t.AllStats()
+	return s.Exec, s.Exit, err
+}
+
+// AllStats returns the in-kernel run counts and times of the rung's three programs.
+func (t *Tracer) AllStats() (Stats, error) {
+	var s Stats
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
-		return exec, exit, os.ErrClosed
+		return s, os.ErrClosed
 	}
-	for _, x := range []struct {
-		p   *ebpf.Program
-		out *ProgramStats
-	}{{t.exec, &exec}, {t.exit, &exit}} {
-		s, err := x.p.Stats()
+	for i, out := range [3]*ProgramStats{&s.Exec, &s.Exit, &s.Fork} {
+		ps, err := t.progs[i].Stats()
 		if err != nil {
-			return exec, exit, fmt.Errorf("program stats: %w", err)
+			return s, fmt.Errorf("%s program stats: %w", tracepoints[i], err)
 		}
-		*x.out = ProgramStats{RunCount: s.RunCount, RunTime: s.Runtime}
+		*out = ProgramStats{RunCount: ps.RunCount, RunTime: ps.Runtime}
 	}
-	return exec, exit, nil
+	return s, nil
 }
 
 // Close detaches the programs and frees the ring; Read returns. It is idempotent.

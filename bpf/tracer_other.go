@@ -39,6 +39,9 @@ func (*Tracer) RingSize() int { return 0 }
 // Stats returns ErrNotSupported.
 func (*Tracer) Stats() (exec, exit ProgramStats, err error) { return exec, exit, ErrNotSupported }
 
+// AllStats returns ErrNotSupported.
+func (*Tracer) AllStats() (Stats, error) { return Stats{}, ErrNotSupported }
+
 // Close does nothing.
 func (*Tracer) Close() error { return nil }
 

@@ -10,8 +10,11 @@ import (
 // record builds a ring buffer record as tracer.c writes it.
 func record(e Event, pages uint64) []byte {
 	size := exitSize
-	if e.Type == Exec {
+	switch e.Type {
+	case Exec:
 		size = execSize
+	case Fork:
+		size = forkSize
 	}
 	b := make([]byte, size)
 	ne := binary.NativeEndian
@@ -51,6 +54,10 @@ func TestDecode(t *testing.T) {
 		CgroupID: 7, MemCgroupID: 8, StartNs: 1e9, TimeNs: 3e9,
 		ExitCode: 3 << 8, CPUNs: 123456789, MaxRSSKB: 10 * pageKB, Comm: comm("sleep"),
 	}
+	fork := Event{
+		Type: Fork, PID: 44, TGID: 44, PPID: 42, UID: 1000, GID: 1001,
+		CgroupID: 7, MemCgroupID: 8, StartNs: 4e9, TimeNs: 4e9 + 5, Comm: comm("nginx"),
+	}
 	longName := exec
 	longName.FilenameLen = FilenameMax - 1
 	longName.Filename = filename(string(make([]byte, FilenameMax-1)))
@@ -62,6 +69,8 @@ func TestDecode(t *testing.T) {
 	}{
 		{"exec", record(exec, 0), exec, true},
 		{"exit", record(exit, 10), exit, true},
+		{"fork", record(fork, 0), fork, true},
+		{"fork short", record(fork, 0)[:forkSize-1], Event{}, false},
 		{"exec longest filename", record(longName, 0), longName, true},
 		{"short", record(exit, 10)[:exitSize-1], Event{}, false},
 		{"exec without filename", record(exec, 0)[:exitSize], Event{}, false},
@@ -108,13 +117,24 @@ func TestDecodeReuse(t *testing.T) {
 	if len(e.FilenameBytes()) != 0 || string(e.CommBytes()) != "b" {
 		t.Errorf("after exit: filename %q comm %q, want \"\" \"b\"", e.FilenameBytes(), e.CommBytes())
 	}
+	// And a fork after an exec.
+	if err := decode(record(ex, 0), &e); err != nil {
+		t.Fatal(err)
+	}
+	if err := decode(record(Event{Type: Fork, Comm: comm("c")}, 0), &e); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.FilenameBytes()) != 0 || string(e.CommBytes()) != "c" || e.Type != Fork {
+		t.Errorf("after fork: %s filename %q comm %q, want fork \"\" \"c\"", e.Type, e.FilenameBytes(), e.CommBytes())
+	}
 }
 
 func TestDecodeAllocs(t *testing.T) {
 	rec := record(Event{Type: Exec, FilenameLen: 9, Filename: filename("/bin/true")}, 0)
+	fork := record(Event{Type: Fork, PID: 2, TGID: 2, Comm: comm("sh")}, 0)
 	var e Event
-	if n := testing.AllocsPerRun(1000, func() { _ = decode(rec, &e) }); n != 0 {
-		t.Errorf("decode allocates %v times per record, want 0", n)
+	if n := testing.AllocsPerRun(1000, func() { _ = decode(rec, &e); _ = decode(fork, &e) }); n != 0 {
+		t.Errorf("decode allocates %v times per exec+fork record, want 0", n)
 	}
 }
 
@@ -130,13 +150,14 @@ func BenchmarkDecode(b *testing.B) {
 func FuzzDecode(f *testing.F) {
 	f.Add(record(Event{Type: Exec, FilenameLen: 9, Filename: filename("/bin/true")}, 0))
 	f.Add(record(Event{Type: Exit, ExitCode: 9}, 3))
+	f.Add(record(Event{Type: Fork, PID: 2, TGID: 2}, 0))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var e Event
 		if decode(b, &e) != nil {
 			return
 		}
-		if e.Type != Exec && e.Type != Exit {
+		if e.Type != Exec && e.Type != Exit && e.Type != Fork {
 			t.Errorf("decode accepted type %d", e.Type)
 		}
 		if e.FilenameLen >= FilenameMax {
@@ -150,7 +171,7 @@ func TestWakeupBytes(t *testing.T) {
 	for _, tt := range []struct {
 		events int
 		want   uint64
-	}{{-1, 0}, {1, 184}, {64, 64 * 184}} {
+	}{{-1, 0}, {1, 157}, {64, 64 * 157}} { // (104 + 264 + 104) / 3
 		if got := wakeupBytes(tt.events); got != tt.want {
 			t.Errorf("wakeupBytes(%d) = %d, want %d", tt.events, got, tt.want)
 		}

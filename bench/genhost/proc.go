@@ -65,7 +65,6 @@ func appendCmdline(b []byte, args []string, shape int) []byte {
 func sp(b []byte) []byte { return append(b, ' ') }
 
 func appendU(b []byte, v uint64) []byte { return strconv.AppendUint(sp(b), v, 10) }
-func appendI(b []byte, v int64) []byte  { return strconv.AppendInt(sp(b), v, 10) }
 func appendN(b []byte, v int) []byte    { return strconv.AppendInt(sp(b), int64(v), 10) }
 func appendZeros(b []byte, n int) []byte {
 	for range n {

@@ -71,7 +71,7 @@ func (h *hostFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&h.etc, "etc", "", "`DIR` holding passwd (default: $HOST_ETC, /etc)")
 	fs.IntVar(&h.maxHeld, "max-held-fds", proc.DefaultMaxHeld, "cap on /proc descriptors kept open across cycles (-1: none)")
 	fs.StringVar(&h.logLevel, "log-level", envOr("DD_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
-	fs.StringVar(&h.procEvents, "process-events", "poll", "process discovery: auto (eBPF, then netlink, then poll), ebpf, tp_btf, raw_tracepoint, tracepoint, netlink, poll")
+	fs.StringVar(&h.procEvents, "process-events", "auto", "process discovery: auto (eBPF, then netlink, then poll), ebpf, tp_btf, raw_tracepoint, tracepoint, netlink, poll; poll by default with -root (the kernel's events are not the fake host's)")
 }
 
 func envOr(key, def string) string {
@@ -175,6 +175,14 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 			return err
 		}
 		return usageError{err.Error()}
+	}
+	// A fake host (-root) gets no kernel process events unless asked for.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["root"] && !set["process-events"] {
+		if err := fs.Set("process-events", "poll"); err != nil {
+			return usageError{err.Error()}
+		}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}

@@ -71,6 +71,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"check", "extra"}, `check: unexpected argument "extra"`},
 		{[]string{"run", "-interval", "0s"}, "-interval 0s: must be positive"},
 		{[]string{"check", "-log-level", "loud"}, `-log-level "loud": want debug, info, warn or error`},
+		{[]string{"check", "-root", fixtureV1, "-process-events", "bogus"}, `unknown mode "bogus"`},
 	}
 	for _, tt := range tests {
 		_, _, err := runCmd(t, tt.args...)

@@ -126,7 +126,7 @@ type connector struct {
 }
 
 // handle decodes a datagram (one or more netlink messages) and calls fn for each
-// exec and process exit.
+// new process (fork), exec and process exit.
 func (c *connector) handle(b []byte, fn func(*Event)) {
 	ne := binary.NativeEndian
 	var m cnEvent
@@ -162,9 +162,13 @@ func (c *connector) event(m *cnEvent, fn func(*Event)) {
 	switch m.what {
 	case procEventFork:
 		parentTGID, childPID, childTGID := int32(m.data[1]), int32(m.data[2]), int32(m.data[3])
-		if childPID == childTGID { // a process, not a thread
-			c.forks[uint32(childTGID)%forkSlots] = forkEntry{pid: childTGID, ppid: parentTGID}
+		if childPID != childTGID || childTGID == 0 {
+			return // a thread, not a process
 		}
+		c.forks[uint32(childTGID)%forkSlots] = forkEntry{pid: childTGID, ppid: parentTGID}
+		*e = Event{Type: Fork, Has: HasTime | HasPPID, PID: childTGID, TGID: childTGID, PPID: parentTGID}
+		e.TimeNs = uint64(int64(m.ns) + c.bootOffset)
+		fn(e)
 	case procEventExec:
 		*e = Event{Type: Exec, Has: HasTime, PID: int32(m.data[0]), TGID: int32(m.data[1])}
 		e.TimeNs = uint64(int64(m.ns) + c.bootOffset)

@@ -25,9 +25,10 @@ const (
 	slotSize = 128
 )
 
-// Netlink is the proc connector source (CONFIG_PROC_EVENTS): exec and exit
-// events with pids, the parent pid (of an exit; of an exec when its fork was
-// seen) and the exit code. It has no comm, uid, cgroup, CPU time or RSS.
+// Netlink is the proc connector source (CONFIG_PROC_EVENTS): fork (new
+// process), exec and exit events with pids, the parent pid (of a fork and an
+// exit; of an exec when its fork was seen) and the exit code. It has no comm,
+// uid, cgroup, CPU time or RSS.
 //
 // It must run in the initial pid and user namespaces (the kernel ignores
 // subscriptions from others: Open then fails for want of an ack) and in the host
@@ -38,8 +39,8 @@ const (
 // The socket is drained every PollInterval with recvmmsg, without waiting on it
 // between drains: the kernel then wakes nobody per event, as the eBPF rungs'
 // batched wake-ups. Lost counts messages missing from the kernel's per-CPU
-// sequence numbers: all connector messages (fork, exec, exit, comm, ...) not
-// only exec and exit.
+// sequence numbers: all connector messages (thread forks, comm, ...) not only
+// those that become events.
 type Netlink struct {
 	fd   int
 	poll time.Duration

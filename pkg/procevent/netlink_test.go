@@ -93,11 +93,14 @@ func TestConnector(t *testing.T) {
 	// Two messages in one datagram.
 	c.handle(append(msg(procEventFork, 2, 0, 11, 1, 1, 400, 400), msg(procEventExec, 2, 1, 12, 400, 400)...), fn)
 	want := []Event{
+		{Type: Fork, Has: HasTime | HasPPID, PID: 200, TGID: 200, PPID: 100, TimeNs: 1005},
 		{Type: Exec, Has: HasTime | HasPPID, PID: 200, TGID: 200, PPID: 100, TimeNs: 1007},
 		{Type: Exec, Has: HasTime, PID: 300, TGID: 300, TimeNs: 1008},
 		{Type: Exit, Has: HasTime | HasExitCode | HasPPID, PID: 200, TGID: 200, PPID: 100, ExitCode: 9, TimeNs: 1010, ExitNs: 1010},
 		{Type: Exit, Has: HasTime | HasExitCode, PID: 300, TGID: 300, TimeNs: 1011, ExitNs: 1011},
+		{Type: Fork, Has: HasTime | HasPPID, PID: 500, TGID: 500, PPID: 100, TimeNs: 1012},
 		{Type: Exit, Has: HasTime | HasExitCode | HasPPID, PID: 500, TGID: 500, PPID: 100, TimeNs: 1013, ExitNs: 1013},
+		{Type: Fork, Has: HasTime | HasPPID, PID: 400, TGID: 400, PPID: 1, TimeNs: 1011},
 		{Type: Exec, Has: HasTime | HasPPID, PID: 400, TGID: 400, PPID: 1, TimeNs: 1012},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -106,7 +109,7 @@ func TestConnector(t *testing.T) {
 	if c.lost != 2 || c.malformed != 0 {
 		t.Errorf("lost %d malformed %d, want 2 and 0", c.lost, c.malformed)
 	}
-	if status, sig := got[2].ExitStatus(); status != -1 || sig != 9 {
+	if status, sig := got[3].ExitStatus(); status != -1 || sig != 9 {
 		t.Errorf("ExitStatus() = %d, %d, want -1, 9", status, sig)
 	}
 }
@@ -124,6 +127,9 @@ func TestConnectorAllocs(t *testing.T) {
 		c.handle(exit, fn)
 	}); a != 0 {
 		t.Errorf("handle allocates %v times per fork+exec+exit, want 0", a)
+	}
+	if n%3 != 0 || n == 0 {
+		t.Errorf("%d events from fork+exec+exit triples, want 3 per triple", n)
 	}
 }
 
@@ -148,8 +154,11 @@ func FuzzConnector(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c := &connector{}
 		c.handle(b, func(e *Event) {
-			if e.Type != Exec && e.Type != Exit {
+			if e.Type != Exec && e.Type != Exit && e.Type != Fork {
 				t.Errorf("event of type %d", e.Type)
+			}
+			if e.Type == Fork && (e.PID != e.TGID || e.PID == 0 || e.Has&HasPPID == 0) {
+				t.Errorf("fork event %+v: want a process (pid = tgid != 0) with its parent", *e)
 			}
 		})
 	})

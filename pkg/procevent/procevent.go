@@ -1,5 +1,6 @@
-// Package procevent delivers process exec and exit events from the best source
-// the host allows, and says which one it got and why the better ones failed.
+// Package procevent delivers process exec, fork and exit events from the best
+// source the host allows, and says which one it got and why the better ones failed.
+// A fork event is a new process (thread group); new threads are not reported.
 //
 // The ladder (shared/spec/reliability.md §5), best first:
 //
@@ -62,7 +63,9 @@ func (t Type) String() string {
 type Field uint16
 
 // Fields present in an Event. The eBPF rungs fill all that apply to the type;
-// netlink fills PIDs (always), HasTime, HasExitCode and HasPPID.
+// netlink fills PIDs (always), HasTime, HasExitCode and HasPPID (always of a fork).
+// A fork's fields describe the child: its comm is the parent's, which it
+// inherits, and it has no filename (see bpf.Event).
 const (
 	HasPPID     Field = 1 << iota // PPID
 	HasIDs                        // UID, GID
@@ -274,6 +277,7 @@ func Tracer(s Source) *bpf.Tracer {
 const (
 	bpfExecFields = HasPPID | HasIDs | HasCgroup | HasComm | HasFilename | HasStart | HasTime
 	bpfExitFields = HasPPID | HasIDs | HasCgroup | HasComm | HasStart | HasTime | HasExitCode | HasCPU | HasMaxRSS
+	bpfForkFields = HasPPID | HasIDs | HasCgroup | HasComm | HasStart | HasTime
 )
 
 // fromBPF maps a bpf record onto d.
@@ -283,15 +287,20 @@ func fromBPF(d *Event, s *bpf.Event) {
 	d.CgroupID, d.MemCgroupID = s.CgroupID, s.MemCgroupID
 	d.Comm = s.Comm
 	d.StartNs, d.TimeNs = s.StartNs, s.TimeNs
-	if s.Type == bpf.Exec {
+	switch s.Type {
+	case bpf.Exec:
 		d.Type, d.Has = Exec, bpfExecFields
 		d.FilenameLen = uint16(copy(d.Filename[:], s.FilenameBytes()))
 		d.ExitNs, d.ExitCode, d.CPUNs, d.MaxRSSKB = 0, 0, 0, 0
-		return
+	case bpf.Fork:
+		d.Type, d.Has = Fork, bpfForkFields
+		d.FilenameLen = 0
+		d.ExitNs, d.ExitCode, d.CPUNs, d.MaxRSSKB = 0, 0, 0, 0
+	default:
+		d.Type, d.Has = Exit, bpfExitFields
+		d.FilenameLen = 0
+		d.ExitNs, d.ExitCode, d.CPUNs, d.MaxRSSKB = s.TimeNs, s.ExitCode, s.CPUNs, s.MaxRSSKB
 	}
-	d.Type, d.Has = Exit, bpfExitFields
-	d.FilenameLen = 0
-	d.ExitNs, d.ExitCode, d.CPUNs, d.MaxRSSKB = s.TimeNs, s.ExitCode, s.CPUNs, s.MaxRSSKB
 }
 
 // pollSource emits nothing: the consumer scans /proc.

@@ -26,6 +26,18 @@ func TestFromBPF(t *testing.T) {
 		got.CPUNs != 10 || got.MaxRSSKB != 11 || got.PID != 6 || got.TGID != 5 {
 		t.Errorf("fromBPF(exit) = %+v", got)
 	}
+	fork := bpf.Event{Type: bpf.Fork, PID: 7, TGID: 7, PPID: 5, UID: 2, GID: 3, CgroupID: 4, MemCgroupID: 6, StartNs: 10, TimeNs: 11, Comm: exec.Comm}
+	fromBPF(&got, &exec)
+	fromBPF(&got, &fork) // reusing the Event of an exec: no filename may remain
+	wantFork := Event{Type: Fork, Has: bpfForkFields, PID: 7, TGID: 7, PPID: 5, UID: 2, GID: 3, CgroupID: 4, MemCgroupID: 6,
+		StartNs: 10, TimeNs: 11, Comm: exec.Comm, Filename: want.Filename}
+	if diff := cmp.Diff(wantFork, got); diff != "" || len(got.FilenameBytes()) != 0 || got.Has&HasFilename != 0 {
+		t.Errorf("fromBPF(fork) (-want +got):\n%s", diff)
+	}
+	fromBPF(&got, &exit) // and a fork's Event for an exit
+	if got.Type != Exit || got.Has != bpfExitFields || got.ExitNs != 9 || got.ExitCode != 0x300 {
+		t.Errorf("fromBPF(exit after fork) = %+v", got)
+	}
 	if n := testing.AllocsPerRun(100, func() { fromBPF(&got, &exec) }); n != 0 {
 		t.Errorf("fromBPF allocates %v times, want 0", n)
 	}
