@@ -25,8 +25,8 @@ run: build
 check: build
 	$(BIN)/whippet check $(ARGS)
 
-## test: set this machine up for the kernel/Docker tests (as root, idempotent), then every test
-test: setup-test-host test-go
+## test: set this machine up for the kernel/Docker tests (as root, idempotent), check the committed eBPF objects, then every test
+test: setup-test-host check-generate test-go
 
 setup-test-host:
 	@scripts/setup-test-host.sh
