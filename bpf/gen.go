@@ -13,3 +13,4 @@ package bpf
 // on Linux 6.18 (x86_64). The libbpf headers come from Debian's libbpf-dev.
 
 //go:generate go tool bpf2go -tags linux -target bpfel,bpfeb -cflags "-O2 -g -Wall -Werror" tracer tracer.c -- -I.
+//go:generate go tool bpf2go -tags linux -target bpfel,bpfeb -cflags "-O2 -g -Wall -Werror" taskiter taskiter.c -- -I.

@@ -1,0 +1,381 @@
+//go:build linux
+
+package bpf
+
+import (
+	"bytes"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+)
+
+func openTaskIterT(t testing.TB) *TaskIter {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	it, err := OpenTaskIter()
+	if err != nil {
+		t.Fatalf("OpenTaskIter: %v", err)
+	}
+	t.Cleanup(func() { it.Close() })
+	return it
+}
+
+// procInfo is what /proc says about one process.
+type procInfo struct {
+	ppid, threads     int
+	start             uint64 // USER_HZ ticks since boot
+	cpuTicks          uint64 // utime + stime
+	comm              string
+	uid               uint32
+	rss               int64 // pages
+	cgroupID, memcg   uint64
+	kthread           bool
+	cgroupOK, memcgOK bool
+}
+
+func procPids(t *testing.T) map[int]bool {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := make(map[int]bool)
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids[pid] = true
+		}
+	}
+	return pids
+}
+
+func inode(path string) (uint64, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
+// readProc reads /proc/<pid>/{stat,status,statm,cgroup}; false if it is gone.
+func readProc(pid int) (procInfo, bool) {
+	var p procInfo
+	dir := "/proc/" + strconv.Itoa(pid)
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return p, false
+	}
+	open, close := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+	if open < 0 || close < 0 {
+		return p, false
+	}
+	p.comm = string(stat[open+1 : close])
+	f := strings.Fields(string(stat[close+2:]))
+	// f[0] is field 3 (state).
+	p.ppid, _ = strconv.Atoi(f[1])
+	flags, _ := strconv.ParseUint(f[6], 10, 32)
+	p.kthread = flags&0x00200000 != 0
+	ut, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	p.cpuTicks = ut + st
+	p.threads, _ = strconv.Atoi(f[17])
+	p.start, _ = strconv.ParseUint(f[19], 10, 64)
+
+	status, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		return p, false
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "Uid:"); ok {
+			u, _ := strconv.ParseUint(strings.Fields(v)[0], 10, 32)
+			p.uid = uint32(u)
+		}
+	}
+	statm, err := os.ReadFile(dir + "/statm")
+	if err != nil {
+		return p, false
+	}
+	p.rss, _ = strconv.ParseInt(strings.Fields(string(statm))[1], 10, 64)
+
+	cg, err := os.ReadFile(dir + "/cgroup")
+	if err != nil {
+		return p, false
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(cg)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			p.cgroupID, p.cgroupOK = inode("/sys/fs/cgroup/unified" + parts[2])
+		case parts[1] == "memory" || strings.Contains(","+parts[1]+",", ",memory,"):
+			p.memcg, p.memcgOK = inode("/sys/fs/cgroup/memory" + parts[2])
+		}
+	}
+	return p, true
+}
+
+// TestTaskIterMatchesProc compares the iterator with /proc, read back to back:
+// /proc before, the iterator, /proc after. A field must match exactly when it
+// did not change between the two /proc reads.
+func TestTaskIterMatchesProc(t *testing.T) {
+	it := openTaskIterT(t)
+	pids1 := procPids(t)
+	before := make(map[int]procInfo, len(pids1))
+	for pid := range pids1 {
+		if p, ok := readProc(pid); ok {
+			before[pid] = p
+		}
+	}
+	var buf []byte
+	b, err := it.Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b)%TaskRecordSize != 0 {
+		t.Fatalf("read %d bytes, not a multiple of %d", len(b), TaskRecordSize)
+	}
+	recs := make(map[int]TaskRecord)
+	it.Each(b, func(r *TaskRecord) {
+		if _, dup := recs[int(r.Tgid)]; dup {
+			t.Errorf("tgid %d twice", r.Tgid)
+		}
+		recs[int(r.Tgid)] = *r
+	})
+	pids2 := procPids(t)
+
+	both, common := 0, 0
+	for pid := range pids1 {
+		if !pids2[pid] {
+			continue
+		}
+		both++
+		if _, ok := recs[pid]; ok {
+			common++
+		} else {
+			t.Logf("pid %d (%s) in both /proc reads, not in the iterator", pid, before[pid].comm)
+		}
+	}
+	overlap := float64(common) / float64(both)
+	t.Logf("/proc: %d pids before, %d after, %d in both; iterator: %d records, %d in both /proc reads (%.1f%%)",
+		len(pids1), len(pids2), both, len(recs), common, 100*overlap)
+	if overlap < 0.95 {
+		t.Errorf("overlap %.1f%% < 95%%", 100*overlap)
+	}
+	for tgid := range recs {
+		if !pids1[tgid] && !pids2[tgid] {
+			t.Logf("tgid %d from the iterator in neither /proc read", tgid)
+		}
+	}
+
+	const hz = 100
+	var checked, kthreads, rssChecked, rssOff10, cgChecked, memcgChecked, thrChecked int
+	// percpu_counter_batch is max(32, 2*nr_cpus); three counters (file, anon, shmem).
+	ncpu := int64(runtime.NumCPU())
+	rssBatch := 3 * ncpu * max(32, 2*ncpu)
+	mismatch := func(pid int, field string, bpf, proc any) {
+		t.Errorf("pid %d %s: iterator %v, /proc %v", pid, field, bpf, proc)
+	}
+	for pid, a := range before {
+		r, ok := recs[pid]
+		if !ok {
+			continue
+		}
+		z, ok := readProc(pid)
+		if !ok || z.start != a.start {
+			continue // gone (or reused) since
+		}
+		checked++
+		if a.kthread {
+			kthreads++
+		}
+		if (r.Flags&TaskKthread != 0) != a.kthread {
+			mismatch(pid, "kthread", r.Flags&TaskKthread != 0, a.kthread)
+		}
+		if got := r.StartNs / (1e9 / hz); got != a.start {
+			mismatch(pid, "start", got, a.start)
+		}
+		if a.ppid == z.ppid && int(r.Ppid) != a.ppid {
+			mismatch(pid, "ppid", r.Ppid, a.ppid)
+		}
+		if a.uid == z.uid && r.UID != a.uid {
+			mismatch(pid, "uid", r.UID, a.uid)
+		}
+		// /proc shows a kernel thread's full name (with a workqueue's
+		// description); comm is its first 15 bytes.
+		if c := r.CommString(); a.comm == z.comm && c != a.comm && !(a.kthread && strings.HasPrefix(a.comm, c)) {
+			mismatch(pid, "comm", c, a.comm)
+		}
+		if a.cgroupOK && z.cgroupOK && a.cgroupID == z.cgroupID {
+			cgChecked++
+			if r.CgroupID != a.cgroupID {
+				mismatch(pid, "cgroup v2 id", r.CgroupID, a.cgroupID)
+			}
+		}
+		if a.memcgOK && z.memcgOK && a.memcg == z.memcg {
+			memcgChecked++
+			if r.MemcgID != a.memcg {
+				mismatch(pid, "memory cgroup id", r.MemcgID, a.memcg)
+			}
+		}
+		if a.threads == z.threads {
+			thrChecked++
+			if int(r.Threads) != a.threads {
+				mismatch(pid, "threads", r.Threads, a.threads)
+			}
+		}
+		// /proc's utime+stime are scaled to the same sum_exec_runtime and
+		// truncated to ticks; read before the iterator, so no larger.
+		floor := int64(a.cpuTicks)*(1e9/hz) - int64(a.threads)*(1e9/hz)
+		if r.Flags&TaskTruncated == 0 && int64(r.CPUNs) < floor {
+			mismatch(pid, "cpu ns", r.CPUNs, a.cpuTicks)
+		}
+		// The iterator reads the rss percpu_counters' .count; /proc sums the
+		// per-CPU deltas too, each at most the batch, per counter and CPU.
+		lo, hi := min(a.rss, z.rss), max(a.rss, z.rss)
+		rss := r.RSS()
+		if rss < lo*9/10 || rss > hi*11/10 {
+			rssOff10++
+			if rss < lo-rssBatch || rss > hi+rssBatch {
+				mismatch(pid, "rss pages", rss, [2]int64{a.rss, z.rss})
+			} else {
+				t.Logf("pid %d rss pages: iterator %d, /proc %d..%d: off by more than 10%%, within the per-CPU batch (%d)", pid, rss, lo, hi, rssBatch)
+			}
+		}
+		if lo > 0 {
+			rssChecked++
+		}
+	}
+	t.Logf("compared %d processes (%d kernel threads): cgroup v2 id %d, memcg id %d, threads %d, rss>0 %d (%d off by >10%%)",
+		checked, kthreads, cgChecked, memcgChecked, thrChecked, rssChecked, rssOff10)
+	if checked == 0 || cgChecked == 0 || rssChecked == 0 {
+		t.Error("nothing compared")
+	}
+}
+
+func TestTaskIterSelf(t *testing.T) {
+	it := openTaskIterT(t)
+	var buf []byte
+	b, err := it.Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := int32(os.Getpid())
+	found := false
+	it.Each(b, func(r *TaskRecord) {
+		if r.Tgid != self {
+			return
+		}
+		found = true
+		if r.Flags&TaskKthread != 0 || r.CPUNs == 0 || r.RSSAnon <= 0 || r.TotalVM == 0 || r.Threads < 2 || r.MinFlt == 0 {
+			t.Errorf("self: %+v", *r)
+		}
+	})
+	if !found {
+		t.Fatalf("own pid %d not in %d bytes", self, len(b))
+	}
+}
+
+func TestTaskIterCloseTwice(t *testing.T) {
+	it := openTaskIterT(t)
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var buf []byte
+	if _, err := it.Read(&buf); err == nil {
+		t.Fatal("Read after Close succeeded")
+	}
+}
+
+func TestTaskIterAllocs(t *testing.T) {
+	it := openTaskIterT(t)
+	var buf []byte
+	if _, err := it.Read(&buf); err != nil {
+		t.Fatal(err)
+	}
+	buf = make([]byte, 0, 4*cap(buf)) // room for processes started meanwhile
+	var sum uint64
+	fn := func(r *TaskRecord) { sum += r.CPUNs }
+	allocs := testing.AllocsPerRun(50, func() {
+		b, err := it.Read(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it.Each(b, fn)
+	})
+	if allocs != 0 {
+		t.Errorf("Read + EachTask: %v allocs per run, want 0", allocs)
+	}
+}
+
+func TestDecodeTaskShort(t *testing.T) {
+	var r TaskRecord
+	if _, err := DecodeTask(make([]byte, TaskRecordSize-1), &r); err != ErrShortTaskRecord {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// BenchmarkTaskIter is one snapshot of every process: create the iterator, read
+// all records into a reused buffer, decode each.
+func BenchmarkTaskIter(b *testing.B) {
+	it := openTaskIterT(b)
+	var buf []byte
+	var sum uint64
+	fn := func(r *TaskRecord) { sum += r.CPUNs + uint64(r.RSS()) }
+	procs := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		data, err := it.Read(&buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		procs += it.Each(data, fn)
+	}
+	if procs > 0 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(procs), "ns/proc")
+		b.ReportMetric(float64(procs)/float64(b.N), "procs/op")
+	}
+}
+
+// TestTaskRecordLayout checks DecodeTask's fixed offsets against the Go mirror
+// bpf2go generated from struct task_rec's BTF: a record with a distinct value in
+// every field, viewed as bytes, must decode to the same values.
+func TestTaskRecordLayout(t *testing.T) {
+	t.Parallel()
+	if got := unsafe.Sizeof(taskiterTaskRec{}); got != TaskRecordSize {
+		t.Fatalf("sizeof(struct task_rec) = %d, TaskRecordSize = %d", got, TaskRecordSize)
+	}
+	c := taskiterTaskRec{
+		Tgid: 1, Ppid: 2, Uid: 3, State: 4, Flags: 5, NrThreads: 6,
+		StartNs: 7, CpuNs: 8, UtimeNs: 9, StimeNs: 10, RssFile: 11, RssAnon: 12,
+		RssShmem: 13, TotalVm: 14, MinFlt: 15, MajFlt: 16, Nvcsw: 17, Nivcsw: 18,
+		CgroupId: 19, MemcgId: 20,
+	}
+	for i := range c.Comm {
+		c.Comm[i] = int8('a' + i)
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&c)), unsafe.Sizeof(c))
+	var r TaskRecord
+	if n, err := DecodeTask(b, &r); err != nil || n != TaskRecordSize {
+		t.Fatalf("DecodeTask: %d, %v", n, err)
+	}
+	want := TaskRecord{
+		Tgid: 1, Ppid: 2, UID: 3, State: 4, Flags: 5, Threads: 6,
+		StartNs: 7, CPUNs: 8, UtimeNs: 9, StimeNs: 10, RSSFile: 11, RSSAnon: 12,
+		RSSShmem: 13, TotalVM: 14, MinFlt: 15, MajFlt: 16, Nvcsw: 17, Nivcsw: 18,
+		CgroupID: 19, MemcgID: 20,
+	}
+	copy(want.Comm[:], "abcdefghijklmnop")
+	if r != want {
+		t.Errorf("decoded %+v\nwant    %+v", r, want)
+	}
+}
