@@ -156,9 +156,8 @@ func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
 	// device and interface lists keeping their capacity in both.
 	s.Host, s.HostPrev = s.HostPrev, s.Host
 	s.HasPrev = s.Stats.Cycles > 1
-	if err := c.host.Read(&s.Host); err != nil {
-		s.Stats.HostErrors++
-	}
+	// Read's error repeats the first per-file one: count the files.
+	_ = c.host.Read(&s.Host)
 	for _, err := range s.Host.Err {
 		if err != nil {
 			s.Stats.HostErrors++
