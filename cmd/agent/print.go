@@ -42,8 +42,8 @@ func printCycle(w io.Writer, root hostfs.Root, s *collect.Snapshot, top int) err
 	st := &s.Stats
 	fmt.Fprintf(bw, "processes  %d (%d kernel threads)  cycle %s  held fds %d  gone %d  read errors %v\n",
 		len(procs), kernel, st.CycleDuration.Round(time.Microsecond), st.HeldFDs, st.ProcsGone, st.ReadErrors)
-	fmt.Fprintf(bw, "events     %s  received %d  lost %d  gaps %d  scans %d  repairs %d  short-lived %d\n\n",
-		st.EventMode, st.Events, st.EventsLost, st.EventGaps, st.Scans, st.Repairs, st.ShortLivedCount)
+	fmt.Fprintf(bw, "events     %s  received %d  lost %d  gaps %d  scans %d  repairs %d  short-lived %d  sampler %s\n\n",
+		st.EventMode, st.Events, st.EventsLost, st.EventGaps, st.Scans, st.Repairs, st.ShortLivedCount, st.Sampler)
 	fmt.Fprintf(bw, "%8s %-12s %1s %6s %10s %-12s  %s\n", "PID", "USER", "S", "CPU%", "RSS", "CONTAINER", "COMMAND")
 	var cmdBuf []byte
 	for i, p := range procs {

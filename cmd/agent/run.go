@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/whippet-agent/whippet/bpf"
 	"github.com/whippet-agent/whippet/pkg/collect"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/collect/passwd"
@@ -62,6 +63,7 @@ type hostFlags struct {
 	maxHeld              int
 	logLevel             string
 	procEvents           string
+	sampler              string
 }
 
 func (h *hostFlags) register(fs *flag.FlagSet) {
@@ -71,6 +73,7 @@ func (h *hostFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&h.etc, "etc", "", "`DIR` holding passwd (default: $HOST_ETC, /etc)")
 	fs.IntVar(&h.maxHeld, "max-held-fds", proc.DefaultMaxHeld, "cap on /proc descriptors kept open across cycles (-1: none)")
 	fs.StringVar(&h.logLevel, "log-level", envOr("DD_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	fs.StringVar(&h.sampler, "process-sampler", "auto", "how processes are sampled each cycle: auto (the BPF task iterator when it loads, else /proc), iter, proc; proc with -root")
 	fs.StringVar(&h.procEvents, "process-events", "auto", "process discovery: auto (eBPF, then netlink, then poll), ebpf, tp_btf, raw_tracepoint, tracepoint, netlink, poll; poll by default with -root (the kernel's events are not the fake host's)")
 }
 
@@ -118,12 +121,16 @@ type agent struct {
 	coll    *collect.Collector
 	sources *containerSources // nil without a Docker socket
 	events  *processEvents    // nil when polling /proc
+	tasks   *bpf.TaskIter     // nil when sampling /proc
 }
 
 func (a *agent) close() {
 	a.events.stop()
 	a.coll.Close()
 	a.sources.stop()
+	if a.tasks != nil {
+		a.tasks.Close()
+	}
 }
 
 // newAgent builds the collector for the host the flags name and starts the
@@ -161,9 +168,32 @@ func (h *hostFlags) newAgent(ctx context.Context, log *slog.Logger) (*agent, err
 	if a.events != nil {
 		opts.Events, opts.EventsLost, opts.EventMode = a.events.feed, a.events.src.Lost, a.events.src.Mode()
 	}
+	switch h.sampler {
+	case "proc":
+	case "auto", "iter":
+		it, err := bpf.OpenTaskIter()
+		if err != nil {
+			if h.sampler == "iter" {
+				a.events.stop()
+				a.sources.stop()
+				return nil, fmt.Errorf("-process-sampler iter: %w", err)
+			}
+			log.Info("BPF task iterator unavailable: sampling /proc", "reason", err)
+			break
+		}
+		a.tasks, opts.Tasks = it, it
+		log.Info("process sampler", "mode", "task-iterator")
+	default:
+		a.events.stop()
+		a.sources.stop()
+		return nil, usageError{fmt.Sprintf("-process-sampler %q: want auto, iter or proc", h.sampler)}
+	}
 	if a.coll, err = collect.New(root, opts); err != nil {
 		a.events.stop()
 		a.sources.stop()
+		if a.tasks != nil {
+			a.tasks.Close()
+		}
 		return nil, err
 	}
 	return a, nil
@@ -181,6 +211,11 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["root"] && !set["process-events"] {
 		if err := fs.Set("process-events", "poll"); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	if set["root"] && !set["process-sampler"] {
+		if err := fs.Set("process-sampler", "proc"); err != nil {
 			return usageError{err.Error()}
 		}
 	}

@@ -72,6 +72,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"run", "-interval", "0s"}, "-interval 0s: must be positive"},
 		{[]string{"check", "-log-level", "loud"}, `-log-level "loud": want debug, info, warn or error`},
 		{[]string{"check", "-root", fixtureV1, "-process-events", "bogus"}, `unknown mode "bogus"`},
+		{[]string{"check", "-root", fixtureV1, "-process-sampler", "bogus"}, `-process-sampler "bogus": want auto, iter or proc`},
 	}
 	for _, tt := range tests {
 		_, _, err := runCmd(t, tt.args...)

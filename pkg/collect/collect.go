@@ -22,6 +22,12 @@ import (
 // exports USER_HZ, not its internal HZ (CONFIG_HZ=250 on this very machine).
 const UserHZ = 100
 
+// TaskSource reads every process at once: bpf.TaskIter implements it. Read fills
+// *buf with whole bpf.TaskRecord records (see bpf.EachTask).
+type TaskSource interface {
+	Read(buf *[]byte) ([]byte, error)
+}
+
 // UserNames names uids; *passwd.DB implements it.
 type UserNames interface {
 	Lookup(uid uint32) string
@@ -38,7 +44,9 @@ type Sample struct {
 	VolCtxt    uint64
 	NonVolCtxt uint64
 	IO         proc.IO
-	HasIO      bool // io was readable (needs ptrace access)
+	HasIO      bool   // io was readable (needs ptrace access)
+	CPUNs      uint64 // exact CPU time, when Exact
+	Exact      bool   // sampled by the task iterator (CPUNs exact); else from /proc ticks
 }
 
 // Process is one live process. Its byte slices are owned by the collector and
@@ -69,6 +77,7 @@ type Process struct {
 	h         proc.Handle
 	gen       uint64
 	execed    bool   // an exec event arrived since the last sample
+	viaProc   bool   // sampled through /proc although a task iterator runs (it skipped this process)
 	runTime   uint64 // schedstat run time at the last full read of status
 	statusAge uint8  // cycles since status was last read
 }
@@ -93,9 +102,19 @@ func (p *Process) CPUPercent() (user, system float64, ok bool) {
 	if dt <= 0 {
 		return 0, 0, false
 	}
-	u := float64(sub(p.Cur.UTime, p.Prev.UTime)) / UserHZ / dt * 100
-	s := float64(sub(p.Cur.STime, p.Prev.STime)) / UserHZ / dt * 100
-	return u, s, true
+	du, ds := float64(sub(p.Cur.UTime, p.Prev.UTime)), float64(sub(p.Cur.STime, p.Prev.STime))
+	if p.Cur.Exact != p.Prev.Exact {
+		return 0, 0, false // sampled by different sources: not comparable
+	}
+	if p.Cur.Exact {
+		// Exact total, split in the ratio of the tick-sampled user and system times.
+		total := float64(sub(p.Cur.CPUNs, p.Prev.CPUNs)) / 1e9 / dt * 100
+		if du+ds == 0 {
+			return total, 0, true
+		}
+		return total * du / (du + ds), total * ds / (du + ds), true
+	}
+	return du / UserHZ / dt * 100, ds / UserHZ / dt * 100, true
 }
 
 // sub is a counter delta that treats a decrease as a reset.
@@ -143,6 +162,9 @@ type Stats struct {
 	EventDups         uint64                // duplicate exit events ignored
 	EventsLost        uint64                // events the source reports lost (kernel buffer full)
 	EventMode         string                // the process event source (tp_btf, netlink, …); "poll" without one
+	Sampler           string                // "task-iterator" or "proc"
+	TaskIterErrors    uint64                // iterator reads that failed (the cycle fell back to /proc)
+	TaskIterMissed    uint64                // processes the iterator skipped, sampled through /proc since
 	UserErrors        uint64                // passwd reload failures
 	HeldFDs           int
 	TrackedProcs      int
@@ -161,8 +183,11 @@ type Options struct {
 	// cycle; EventsLost is the source's lost counter (a move forces a scan).
 	Events     *EventFeed
 	EventsLost func() uint64
-	// EventMode names the source for reports (\"tp_btf\", \"netlink\", …).
+	// EventMode names the source for reports ("tp_btf", "netlink", …).
 	EventMode string
+	// Tasks, when set, samples every process from one read of a BPF task
+	// iterator (bpf.TaskIter) instead of /proc files; only a live host's.
+	Tasks TaskSource
 	// Reconcile is how often an event-driven table is checked by a full scan;
 	// 0 means DefaultReconcile.
 	Reconcile time.Duration

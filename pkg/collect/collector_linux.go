@@ -3,12 +3,15 @@
 package collect
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
+	"github.com/whippet-agent/whippet/bpf"
 	"github.com/whippet-agent/whippet/pkg/collect/cgroup"
 	"github.com/whippet-agent/whippet/pkg/collect/host"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
@@ -49,6 +52,12 @@ type Collector struct {
 	reconcile     time.Duration
 	maxShortLived int
 
+	// Bulk sampling through the BPF task iterator (nil: /proc per process).
+	tasks   TaskSource
+	taskBuf []byte
+	taskRec bpf.TaskRecord
+	now     time.Time // the cycle's time, for applyTask
+
 	ctrs *containerTable // nil without a container source
 	cg   *cgroup.Reader
 	pfd  int // proc mount fd for per-container net/dev
@@ -82,9 +91,14 @@ func New(root hostfs.Root, opt Options) (*Collector, error) {
 		pageSize: uint64(os.Getpagesize()),
 		pfd:      -1,
 		feed:     opt.Events,
+		tasks:    opt.Tasks,
 		lost:     opt.EventsLost,
 		pending:  map[int32]int{},
 		exited:   map[int32]struct{}{},
+	}
+	c.snap.Stats.Sampler = "proc"
+	if c.tasks != nil {
+		c.snap.Stats.Sampler = "task-iterator"
 	}
 	c.snap.Stats.EventMode = "poll"
 	if c.feed != nil {
@@ -180,41 +194,26 @@ func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
 	scan := true
 	if c.feed != nil {
 		scan = c.eventCycle(now)
-	}
-	firstScan := c.lastScan.IsZero()
-	if scan {
-		var err error
-		if c.pids, err = c.procs.Pids(c.pids); err != nil {
-			return nil, fmt.Errorf("collect: %w", err)
-		}
-		c.lastScan = now
-		s.Stats.Scans++
-	} else {
-		c.tablePids()
+	} else if c.tasks != nil {
+		// The iterator finds new processes itself; /proc is also listed at start
+		// and to reconcile, for the tasks it skips on some kernels.
+		scan = c.lastScan.IsZero() || now.Sub(c.lastScan) >= c.reconcile
 	}
 	c.gen++
 	s.Processes = s.Processes[:0]
-	for _, pid := range c.pids {
-		p := c.table[pid]
-		if p == nil {
-			p = c.alloc(pid)
-			c.table[pid] = p
-			s.Stats.ProcsNew++
-			if c.feed != nil && !firstScan {
-				s.Stats.Repairs++ // found by the scan, missed by the events
+	switch {
+	case c.tasks != nil && c.taskPass(now):
+		if scan {
+			// Add what the iterator did not return, sampled through /proc (and
+			// from then on: a process keeps one source, so its rates compare
+			// like with like).
+			if err := c.addUnlisted(now); err != nil {
+				return nil, err
 			}
 		}
-		if !c.sample(p, now) {
-			c.release(p)
-			continue
-		}
-		p.gen = c.gen
-		s.Processes = append(s.Processes, p)
-	}
-	// Processes not listed this cycle have exited.
-	for _, p := range c.table {
-		if p.gen != c.gen {
-			c.release(p)
+	default:
+		if err := c.listPass(now, scan || c.tasks != nil); err != nil {
+			return nil, err
 		}
 	}
 	s.Stats.HeldFDs = c.procs.HeldFDs()
@@ -387,6 +386,80 @@ func (c *Collector) countErr(f proc.File, err error) (gone bool) {
 	}
 	c.snap.Stats.ReadErrors[f]++
 	return false
+}
+
+// listPass samples the processes of the table (scan false: an event-maintained
+// table) or of the proc directory (scan true) one by one through /proc.
+func (c *Collector) listPass(now time.Time, scan bool) error {
+	s := &c.snap
+	firstScan := c.lastScan.IsZero()
+	if scan {
+		var err error
+		if c.pids, err = c.procs.Pids(c.pids); err != nil {
+			return fmt.Errorf("collect: %w", err)
+		}
+		c.lastScan = now
+		s.Stats.Scans++
+	} else {
+		c.tablePids()
+	}
+	for _, pid := range c.pids {
+		p := c.table[pid]
+		if p == nil {
+			p = c.alloc(pid)
+			c.table[pid] = p
+			s.Stats.ProcsNew++
+			if c.feed != nil && !firstScan {
+				s.Stats.Repairs++ // found by the scan, missed by the events
+			}
+		}
+		if !c.sample(p, now) {
+			c.release(p)
+			continue
+		}
+		p.gen = c.gen
+		s.Processes = append(s.Processes, p)
+	}
+	// Processes not listed this cycle have exited.
+	for _, p := range c.table {
+		if p.gen != c.gen {
+			c.release(p)
+		}
+	}
+	return nil
+}
+
+// addUnlisted lists the proc directory and samples, through /proc, the processes
+// the table does not have yet.
+func (c *Collector) addUnlisted(now time.Time) error {
+	s := &c.snap
+	var err error
+	if c.pids, err = c.procs.Pids(c.pids); err != nil {
+		return fmt.Errorf("collect: %w", err)
+	}
+	c.lastScan = now
+	s.Stats.Scans++
+	added := false
+	for _, pid := range c.pids {
+		if c.table[pid] != nil {
+			continue
+		}
+		p := c.alloc(pid)
+		p.viaProc = true
+		c.table[pid] = p
+		s.Stats.ProcsNew++
+		if !c.sample(p, now) {
+			c.release(p)
+			continue
+		}
+		p.gen = c.gen
+		s.Processes = append(s.Processes, p)
+		added = true
+	}
+	if added {
+		slices.SortFunc(s.Processes, func(a, b *Process) int { return cmp.Compare(a.PID, b.PID) })
+	}
+	return nil
 }
 
 // containerOf reads a new process's /proc/<pid>/cgroup once and returns the id of
