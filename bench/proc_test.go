@@ -15,6 +15,7 @@ import (
 	"github.com/shirou/gopsutil/v4/process"
 
 	"github.com/whippet-agent/whippet/bench/genhost"
+	"github.com/whippet-agent/whippet/bpf"
 	"github.com/whippet-agent/whippet/pkg/collect"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/collect/passwd"
@@ -31,17 +32,18 @@ import (
 //	whippet        collect.Collector.Collect (held descriptors; also reads the 7 host files)
 //	whippet-open   the same with -max-held-fds -1 (open/read/close every file)
 //	whippet-events whippet with an event-maintained table: no proc directory listing
+//	whippet-iter   whippet sampling through the BPF task iterator (live host only)
 //	procfs         prometheus/procfs AllProcs + Stat + NewStatus + IO
 //	gopsutil       gopsutil/v4 Processes + Times + MemoryInfo + Uids + NumCtxSwitches + IOCounters
 //
 // Hosts: gen5000 is a generated host (bench/genhost: 200 containers × 25 processes
-// + host processes) on disk; live is this machine's /proc with extra sleeping
-// children so that it has a few hundred processes.
+// + host processes) on tmpfs; live is this machine's /proc with 4,600 extra
+// sleeping children, ~5,000 processes.
 
 const (
 	genContainers = 200
 	genPerCont    = 25
-	liveExtra     = 400
+	liveExtra     = 4600 // sleeping children: the live host then has ~5,000 processes
 )
 
 type benchHost struct {
@@ -112,6 +114,9 @@ func BenchmarkProcCycle(b *testing.B) {
 		b.Run(h.name+"/whippet", func(b *testing.B) { benchWhippet(b, h.root, 1<<20) })
 		b.Run(h.name+"/whippet-open", func(b *testing.B) { benchWhippet(b, h.root, -1) })
 		b.Run(h.name+"/whippet-events", func(b *testing.B) { benchWhippetEvents(b, h.root) })
+		if h.name == "live" { // the iterator reads the running kernel's tasks
+			b.Run(h.name+"/whippet-iter", func(b *testing.B) { benchWhippetIter(b, h.root) })
+		}
 		b.Run(h.name+"/procfs", func(b *testing.B) { benchProcfs(b, h.root) })
 		b.Run(h.name+"/gopsutil", func(b *testing.B) { benchGopsutil(b, h.root) })
 	}
@@ -273,6 +278,39 @@ func benchWhippetEvents(b *testing.B, root hostfs.Root) {
 	}
 	if s.Stats.Scans != 1 {
 		b.Fatalf("event-driven cycles scanned /proc %d times", s.Stats.Scans)
+	}
+	perProc(b, len(s.Processes))
+}
+
+// benchWhippetIter is whippet sampling through the BPF task iterator
+// (-process-sampler=iter): one read for every process's identity, CPU, memory,
+// faults and context switches; io read only for the processes that ran.
+func benchWhippetIter(b *testing.B, root hostfs.Root) {
+	it, err := bpf.OpenTaskIter()
+	if err != nil {
+		b.Skipf("no task iterator: %v", err)
+	}
+	defer it.Close()
+	users, _ := passwd.New(root)
+	c, err := collect.New(root, collect.Options{Proc: proc.Options{MaxHeld: 1 << 20}, Users: users, Tasks: it,
+		Reconcile: 24 * time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var s *collect.Snapshot
+	for range 2 {
+		if s, err = c.Collect(time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s, _ = c.Collect(time.Now())
+	}
+	if s.Stats.Scans != 1 {
+		b.Fatalf("iterator cycles listed /proc %d times", s.Stats.Scans)
 	}
 	perProc(b, len(s.Processes))
 }

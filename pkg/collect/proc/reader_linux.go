@@ -41,6 +41,14 @@ func NewReader(root hostfs.Root, opt Options) (*Reader, error) {
 	if r.maxHeld < 0 {
 		r.maxHeld = 0
 	}
+	// Never hold so many that opening anything else fails with EMFILE: leave a
+	// quarter of the open-file limit (at least 256) to the rest of the agent.
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < 1<<31 {
+		if room := int(lim.Cur) - max(int(lim.Cur)/4, 256); r.maxHeld > room {
+			r.maxHeld = max(room, 0)
+		}
+	}
 	r.hold = opt.Held
 	if r.hold == 0 {
 		r.hold = DefaultHeld

@@ -217,3 +217,16 @@ func TestRaiseNoFileLimit(t *testing.T) {
 		t.Errorf("RaiseNoFileLimit() = %d; rlimit now %d/%d, want cur = max", n, lim.Cur, lim.Max)
 	}
 }
+
+// TestHeldCapFollowsRlimit: a cap above the open-file limit is lowered so that
+// held descriptors can never exhaust it (EMFILE would make processes vanish).
+func TestHeldCapFollowsRlimit(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	r := newReader(t, liveRoot(), Options{MaxHeld: 1 << 30})
+	if want := int(lim.Cur) - max(int(lim.Cur)/4, 256); r.maxHeld != max(want, 0) {
+		t.Errorf("maxHeld = %d with RLIMIT_NOFILE %d, want %d", r.maxHeld, lim.Cur, want)
+	}
+}
