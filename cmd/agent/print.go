@@ -181,8 +181,8 @@ func printContainers(w io.Writer, s *collect.Snapshot) {
 		}
 		return cmp.Compare(a.Meta.Name, b.Meta.Name)
 	})
-	fmt.Fprintf(w, "\n%-12s %-24s %-20s %-8s %6s %10s %10s %17s %17s %5s\n",
-		"CONTAINER", "NAME", "ECS TASK", "STATE", "CPU%", "MEM", "LIMIT", "IO R/W /s", "NET RX/TX /s", "PIDS")
+	fmt.Fprintf(w, "\n%-12s %-24s %-20s %-8s %6s %10s %10s %17s %17s %5s %5s\n",
+		"CONTAINER", "NAME", "ECS TASK", "STATE", "CPU%", "MEM", "LIMIT", "IO R/W /s", "NET RX/TX /s", "PIDS", "PROCS")
 	for _, c := range ctrs {
 		m := c.Meta
 		task := "-"
@@ -212,8 +212,8 @@ func printContainers(w io.Writer, s *collect.Snapshot) {
 				}
 			}
 		}
-		fmt.Fprintf(w, "%-12.12s %-24.24s %-20.20s %-8.8s %6s %10s %10s %17s %17s %5s\n",
-			c.ID, printable([]byte(m.Name)), task, m.State, cpuText, mem, limit, io, net, pids)
+		fmt.Fprintf(w, "%-12.12s %-24.24s %-20.20s %-8.8s %6s %10s %10s %17s %17s %5s %5d\n",
+			c.ID, printable([]byte(m.Name)), task, m.State, cpuText, mem, limit, io, net, pids, c.Procs.Count)
 	}
 	fmt.Fprintln(w)
 }

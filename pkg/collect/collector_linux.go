@@ -216,6 +216,9 @@ func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
 			return nil, err
 		}
 	}
+	if c.ctrs != nil {
+		c.ctrs.aggregate(s.Processes)
+	}
 	s.Stats.HeldFDs = c.procs.HeldFDs()
 	s.Stats.TrackedProcs = len(c.table)
 	s.Stats.CycleDuration = time.Since(now)

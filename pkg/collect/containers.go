@@ -15,6 +15,8 @@ type Container struct {
 	Meta      *container.Meta // replaced, never modified, when the runtime reports a change
 	Cur, Prev ContainerSample
 	HasPrev   bool // Prev holds the previous cycle's sample of this same run
+	// Procs aggregates the container's processes of this cycle.
+	Procs ProcAggregate
 	// ShortLived counts the container's processes that lived between two cycles
 	// (event-driven tables), cumulative: whippet.process.short_lived.
 	ShortLived uint64
@@ -61,4 +63,12 @@ func (s *ContainerSample) NetTotals() (rx, tx uint64) {
 		}
 	}
 	return rx, tx
+}
+
+// ProcAggregate sums a container's processes in one cycle.
+type ProcAggregate struct {
+	Count   int    // processes
+	Threads int64  // their threads
+	RSS     uint64 // bytes, summed (shared pages counted per process)
+	CPUNs   uint64 // exact CPU time of the processes the task iterator sampled
 }

@@ -187,3 +187,24 @@ func (t *containerTable) closeAll() {
 	}
 	t.list, t.byID = nil, map[string]*Container{}
 }
+
+// aggregate sums each container's processes of this cycle.
+func (t *containerTable) aggregate(procs []*Process) {
+	for _, c := range t.list {
+		c.Procs = ProcAggregate{}
+	}
+	for _, p := range procs {
+		if p.ContainerID == "" {
+			continue
+		}
+		if c := t.byID[p.ContainerID]; c != nil {
+			a := &c.Procs
+			a.Count++
+			a.Threads += p.Threads
+			a.RSS += p.RSS
+			if p.Cur.Exact {
+				a.CPUNs += p.Cur.CPUNs
+			}
+		}
+	}
+}

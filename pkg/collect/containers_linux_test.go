@@ -73,6 +73,10 @@ func TestContainerTableFixture(t *testing.T) {
 	if web.HasPrev {
 		t.Errorf("first cycle has a previous sample")
 	}
+	// The web container's processes in the fixture: sh 32351 and three sleeps.
+	if a := web.Procs; a.Count != 4 || a.Threads != 4 || a.RSS == 0 {
+		t.Errorf("web process aggregate = %+v, want 4 processes, 4 threads", a)
+	}
 	if len(s.Containers) != 2 || s.Stats.ContainerErrors != 0 {
 		t.Errorf("%d containers, %d errors; want 2, 0", len(s.Containers), s.Stats.ContainerErrors)
 	}
