@@ -37,10 +37,19 @@ func TestTaskIterSampler(t *testing.T) {
 	u := users{0: "root"}
 	ci := newCollector(t, root, Options{Tasks: it, Users: u})
 	cp := newCollector(t, root, Options{Users: u})
-	for _, c := range []*Collector{ci, cp} {
-		if _, err := c.Collect(time.Now()); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := ci.Collect(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	first, err := cp.Collect(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Processes that exec between the two collectors' reads (other tests run
+	// concurrently) change comm and command line: compare those that kept theirs
+	// from the first /proc cycle to the last.
+	firstComm := map[int32]string{}
+	for _, q := range first.Processes {
+		firstComm[q.PID] = string(q.Comm)
 	}
 	time.Sleep(300 * time.Millisecond)
 	si, err := ci.Collect(time.Now())
@@ -66,8 +75,8 @@ func TestTaskIterSampler(t *testing.T) {
 			continue
 		}
 		common++
-		if p.StartTime != q.StartTime {
-			continue // the pid was reused in between
+		if p.StartTime != q.StartTime || firstComm[q.PID] != string(q.Comm) {
+			continue // the pid was reused, or the process exec'd, in between
 		}
 		if p.PPID != q.PPID || p.UID != q.UID || p.User != q.User || p.ContainerID != q.ContainerID || p.Kernel != q.Kernel ||
 			(!p.Kernel && string(p.Comm) != string(q.Comm)) {
