@@ -34,8 +34,8 @@ setup-test-host:
 test-go:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
-	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
-	cd bench && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./... >/dev/null
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./... >/dev/null
+	cd bench && $(GO) test -count=1 ./...
 
 ## test-race: the tests under the race detector
 test-race:
