@@ -270,12 +270,8 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 		p.execed = false
 		c.releaseID(p.ContainerID)
 		p.ContainerID = c.containerOf(p)
-		if b, err := c.procs.Read(&p.h, proc.FileCmdline); err == nil {
-			p.Cmdline = append(p.Cmdline[:0], b...)
-		} else {
-			p.Cmdline = p.Cmdline[:0]
-		}
 		p.Kernel = ps.Flags&pfKthread != 0
+		c.readCmdline(p)
 	}
 	if !fresh && ps.StartTime != p.StartTime {
 		// The pid now names another process (only possible on the open/close path:
@@ -290,15 +286,7 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 		p.StartTime = ps.StartTime
 		p.Kernel = ps.Flags&pfKthread != 0
 		p.Comm = append(p.Comm[:0], ps.CommBytes()...)
-		// A command line does not change after exec (rewritten argv aside, which the
-		// Datadog agent does not track either): read it once.
-		if !p.Kernel {
-			if b, err := c.procs.Read(&p.h, proc.FileCmdline); err == nil {
-				p.Cmdline = append(p.Cmdline[:0], b...)
-			} else {
-				c.countErr(proc.FileCmdline, err)
-			}
-		}
+		c.readCmdline(p)
 		p.UID = ^uint32(0)
 		p.ContainerID = c.containerOf(p)
 	} else {
@@ -351,27 +339,56 @@ func (c *Collector) sample(p *Process, now time.Time) bool {
 		p.statusAge = 0
 		cur.VolCtxt, cur.NonVolCtxt = c.status.VolCtxt, c.status.NonVolCtxt
 		p.Swap, p.GID = c.status.VmSwap, c.status.GID[0]
-		if uid := c.status.UID[0]; uid != p.UID {
-			p.UID = uid
-			p.User = ""
-			if c.users != nil {
-				p.User = c.users.Lookup(uid)
-			}
-		}
+		c.setUID(p, c.status.UID[0])
 	}
 
 	if ioIdle {
 		cur.IO, cur.HasIO = p.Prev.IO, p.Prev.HasIO
-	} else if !p.Kernel {
-		if b, err := c.procs.Read(&p.h, proc.FileIO); err != nil {
-			c.countErr(proc.FileIO, err)
-		} else if err := proc.ParseIO(b, &c.io); err != nil {
-			st.ParseErrors[proc.FileIO]++
-		} else {
-			cur.IO, cur.HasIO = c.io, true
-		}
+	} else {
+		c.readIO(p)
 	}
 	return true
+}
+
+// readCmdline (re)reads a process's command line: once per program, since it
+// does not change after exec (rewritten argv aside, which the Datadog agent does
+// not track either). Kernel threads have none.
+func (c *Collector) readCmdline(p *Process) {
+	p.Cmdline = p.Cmdline[:0]
+	if p.Kernel {
+		return
+	}
+	if b, err := c.procs.Read(&p.h, proc.FileCmdline); err == nil {
+		p.Cmdline = append(p.Cmdline, b...)
+	} else {
+		c.countErr(proc.FileCmdline, err)
+	}
+}
+
+// readIO reads a user process's io counters into its current sample; they stay
+// absent when unreadable (no ptrace access) or malformed.
+func (c *Collector) readIO(p *Process) {
+	if p.Kernel {
+		return
+	}
+	if b, err := c.procs.Read(&p.h, proc.FileIO); err != nil {
+		c.countErr(proc.FileIO, err)
+	} else if err := proc.ParseIO(b, &c.io); err != nil {
+		c.snap.Stats.ParseErrors[proc.FileIO]++
+	} else {
+		p.Cur.IO, p.Cur.HasIO = c.io, true
+	}
+}
+
+// setUID records a process's real uid, naming it only when it changed.
+func (c *Collector) setUID(p *Process, uid uint32) {
+	if uid == p.UID {
+		return
+	}
+	p.UID, p.User = uid, ""
+	if c.users != nil {
+		p.User = c.users.Lookup(uid)
+	}
 }
 
 // countErr counts a read failure and reports whether it means the process is gone.

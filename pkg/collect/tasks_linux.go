@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/whippet-agent/whippet/bpf"
-	"github.com/whippet-agent/whippet/pkg/collect/proc"
 )
 
 // taskPass samples every process from one read of the task iterator instead of
@@ -81,14 +80,7 @@ func (c *Collector) applyTask(r *bpf.TaskRecord) {
 		p.execed = false
 		p.StartTime = start
 		p.Kernel = r.Flags&bpf.TaskKthread != 0
-		p.Cmdline = p.Cmdline[:0]
-		if !p.Kernel {
-			if b, err := c.procs.Read(&p.h, proc.FileCmdline); err == nil {
-				p.Cmdline = append(p.Cmdline, b...)
-			} else {
-				c.countErr(proc.FileCmdline, err)
-			}
-		}
+		c.readCmdline(p)
 		if !fresh {
 			c.releaseID(p.ContainerID)
 		}
@@ -106,12 +98,7 @@ func (c *Collector) applyTask(r *bpf.TaskRecord) {
 	p.PPID, p.State, p.Threads = r.Ppid, taskState(r.State), int64(r.Threads)
 	p.RSS = uint64(max(r.RSS(), 0)) * c.pageSize
 	p.VMS = r.TotalVM * c.pageSize
-	if r.UID != p.UID {
-		p.UID, p.User = r.UID, ""
-		if c.users != nil {
-			p.User = c.users.Lookup(r.UID)
-		}
-	}
+	c.setUID(p, r.UID)
 	cur := &p.Cur
 	*cur = Sample{Time: now, UTime: r.UtimeNs / (1e9 / UserHZ), STime: r.StimeNs / (1e9 / UserHZ), CPUNs: r.CPUNs, Exact: true,
 		MinFlt: r.MinFlt, MajFlt: r.MajFlt, VolCtxt: r.Nvcsw, NonVolCtxt: r.Nivcsw}
@@ -120,14 +107,8 @@ func (c *Collector) applyTask(r *bpf.TaskRecord) {
 	if !fresh && p.HasPrev && r.CPUNs == p.Prev.CPUNs && r.Threads == 1 && prevThreads == 1 {
 		cur.IO, cur.HasIO = p.Prev.IO, p.Prev.HasIO
 		st.IdleSkips++
-	} else if !p.Kernel {
-		if b, err := c.procs.Read(&p.h, proc.FileIO); err != nil {
-			c.countErr(proc.FileIO, err)
-		} else if err := proc.ParseIO(b, &c.io); err != nil {
-			st.ParseErrors[proc.FileIO]++
-		} else {
-			cur.IO, cur.HasIO = c.io, true
-		}
+	} else {
+		c.readIO(p)
 	}
 	p.gen = c.gen
 	c.snap.Processes = append(c.snap.Processes, p)
