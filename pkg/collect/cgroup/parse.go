@@ -77,88 +77,40 @@ const userHZNS = 10_000_000
 // ParseCPUAcctStat parses v1 cpuacct.stat ("user <ticks>\nsystem <ticks>\n") into
 // s.CPU.User and s.CPU.System in ns.
 func ParseCPUAcctStat(b []byte, s *Stats) error {
-	for len(b) > 0 {
-		var line []byte
-		line, b = nextLine(b)
-		if len(line) == 0 {
-			continue
-		}
-		k, v, ok := cutSpace(line)
-		if !ok {
-			return perr("cpuacct.stat", "line", errSyntax)
-		}
-		var dst *uint64
-		var f Fields
+	return eachValue(b, "cpuacct.stat", s, func(k []byte) (*uint64, Fields, uint64, bool) {
 		switch string(k) {
 		case "user":
-			dst, f = &s.CPU.User, CPUUser
+			return &s.CPU.User, CPUUser, userHZNS, true
 		case "system":
-			dst, f = &s.CPU.System, CPUSystem
-		default:
-			continue
+			return &s.CPU.System, CPUSystem, userHZNS, true
 		}
-		n, err := parseUint(v)
-		if err != nil {
-			return perr("cpuacct.stat", string(k), err)
-		}
-		if n > (1<<64-1)/userHZNS {
-			return perr("cpuacct.stat", string(k), errRange)
-		}
-		*dst = n * userHZNS
-		s.Has |= f
-	}
-	return nil
+		return nil, 0, 0, false
+	})
 }
 
 // ParseCPUStat parses cpu.stat of either version: v1 (cpu controller) nr_periods,
 // nr_throttled, throttled_time (ns); v2 usage_usec, user_usec, system_usec,
 // nr_periods, nr_throttled, throttled_usec (µs, stored in ns).
 func ParseCPUStat(b []byte, s *Stats) error {
-	for len(b) > 0 {
-		var line []byte
-		line, b = nextLine(b)
-		if len(line) == 0 {
-			continue
-		}
-		k, v, ok := cutSpace(line)
-		if !ok {
-			return perr("cpu.stat", "line", errSyntax)
-		}
-		var dst *uint64
-		var f Fields
-		usec := false
+	return eachValue(b, "cpu.stat", s, func(k []byte) (*uint64, Fields, uint64, bool) {
 		switch string(k) {
 		case "usage_usec":
-			dst, f, usec = &s.CPU.Usage, CPUUsage, true
+			return &s.CPU.Usage, CPUUsage, 1000, true
 		case "user_usec":
-			dst, f, usec = &s.CPU.User, CPUUser, true
+			return &s.CPU.User, CPUUser, 1000, true
 		case "system_usec":
-			dst, f, usec = &s.CPU.System, CPUSystem, true
+			return &s.CPU.System, CPUSystem, 1000, true
 		case "nr_periods":
-			dst, f = &s.CPU.Periods, CPUPeriods
+			return &s.CPU.Periods, CPUPeriods, 1, true
 		case "nr_throttled":
-			dst, f = &s.CPU.Throttled, CPUThrottled
+			return &s.CPU.Throttled, CPUThrottled, 1, true
 		case "throttled_time":
-			dst, f = &s.CPU.ThrottledTime, CPUThrottledTime
+			return &s.CPU.ThrottledTime, CPUThrottledTime, 1, true
 		case "throttled_usec":
-			dst, f, usec = &s.CPU.ThrottledTime, CPUThrottledTime, true
-		default:
-			continue
+			return &s.CPU.ThrottledTime, CPUThrottledTime, 1000, true
 		}
-		n, err := parseUint(v)
-		if err != nil {
-			return perr("cpu.stat", string(k), err)
-		}
-		if usec {
-			if n > (1<<64-1)/1000 {
-				return perr("cpu.stat", string(k), errRange)
-			}
-			n *= 1000
-		}
-		*dst = n
-		s.Has |= f
-	}
-	return nil
+		return nil, 0, 0, false
+	})
 }
 
 // ParseCPUMax parses v2 cpu.max: "<quota|max> <period>" in µs.
@@ -280,6 +232,9 @@ func ParseMemoryStatV1(b []byte, s *Stats) error {
 
 // ParseMemoryStatV2 parses v2 memory.stat: anon, file, inactive_file, kernel (or
 // kernel_stack + slab before Linux 5.18), pgfault, pgmajfault.
+//
+// It keeps its own loop rather than eachValue: kernel_stack and slab are summed in
+// locals, and a slot returning pointers to them would move them to the heap.
 func ParseMemoryStatV2(b []byte, s *Stats) error {
 	var stack, slab uint64
 	var haveStack, haveSlab bool
@@ -332,6 +287,23 @@ func ParseMemoryStatV2(b []byte, s *Stats) error {
 // ParseMemoryEvents parses flat "key value" event files: v1 memory.oom_control
 // (oom_kill) and v2 memory.events (oom, oom_kill).
 func ParseMemoryEvents(b []byte, s *Stats) error {
+	return eachValue(b, "memory.events", s, func(k []byte) (*uint64, Fields, uint64, bool) {
+		switch string(k) {
+		case "oom":
+			return &s.Memory.OOMEvents, MemoryOOMEvents, 1, true
+		case "oom_kill":
+			return &s.Memory.OOMKills, MemoryOOMKills, 1, true
+		}
+		return nil, 0, 0, false
+	})
+}
+
+// eachValue parses the "key value" lines of a flat cgroup file (cpu.stat,
+// cpuacct.stat, memory.stat, memory.events). slot says where a key's value goes:
+// its destination, presence bit and unit multiplier; ok false skips the line
+// (kernels add keys). The value stored is value × mul; overflow is an error naming
+// the file and key. slot does not escape, so the parsers still do not allocate.
+func eachValue(b []byte, file string, s *Stats, slot func(k []byte) (dst *uint64, f Fields, mul uint64, ok bool)) error {
 	for len(b) > 0 {
 		var line []byte
 		line, b = nextLine(b)
@@ -340,23 +312,20 @@ func ParseMemoryEvents(b []byte, s *Stats) error {
 		}
 		k, v, ok := cutSpace(line)
 		if !ok {
-			return perr("memory.events", "line", errSyntax)
+			return perr(file, "line", errSyntax)
 		}
-		var dst *uint64
-		var f Fields
-		switch string(k) {
-		case "oom":
-			dst, f = &s.Memory.OOMEvents, MemoryOOMEvents
-		case "oom_kill":
-			dst, f = &s.Memory.OOMKills, MemoryOOMKills
-		default:
+		dst, f, mul, ok := slot(k)
+		if !ok {
 			continue
 		}
 		n, err := parseUint(v)
 		if err != nil {
-			return perr("memory.events", string(k), err)
+			return perr(file, string(k), err)
 		}
-		*dst = n
+		if n > (1<<64-1)/mul {
+			return perr(file, string(k), errRange)
+		}
+		*dst = n * mul
 		s.Has |= f
 	}
 	return nil
