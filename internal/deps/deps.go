@@ -7,7 +7,6 @@ import (
 	_ "github.com/DataDog/agent-payload/v5/gogen"
 	_ "github.com/DataDog/agent-payload/v5/process"
 	_ "github.com/DataDog/datadog-go/v5/statsd"
-	_ "github.com/aws/aws-sdk-go-v2/service/ecs"
 	_ "github.com/klauspost/compress/zstd"
 	_ "github.com/vmihailenco/msgpack/v5"
 	_ "gopkg.in/yaml.v3"
