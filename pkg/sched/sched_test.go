@@ -47,7 +47,7 @@ func TestOffsetSpreadsHosts(t *testing.T) {
 			t.Errorf("second %d holds %d of 3000 hosts: offsets not spread", s, n)
 		}
 	}
-	if Offset("host-a", interval) != Offset("host-a", interval) {
+	if a, b := Offset("host-a", interval), Offset("host-a", interval); a != b {
 		t.Error("Offset is not stable for one host")
 	}
 }
