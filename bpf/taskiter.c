@@ -75,7 +75,7 @@ static __always_inline __s64 rss_counter(struct mm_struct *mm, int member)
 	// reachable here (this kernel's BTF does not tag percpu_counter.counters
 	// as __percpu, so bpf_per_cpu_ptr rejects it, and __per_cpu_offset is
 	// neither in BTF nor kallsyms).
-	return BPF_CORE_READ(mm, rss_stat[member].count);
+	return mm->rss_stat[member].count;
 }
 
 static __always_inline __u64 cset_memcg_id(struct css_set *cgroups)
@@ -90,6 +90,11 @@ static __always_inline __u64 cset_memcg_id(struct css_set *cgroups)
 	return BPF_CORE_READ(css, cgroup, kn, id);
 }
 
+// The task and the objects reached from it through typed fields are read with
+// plain loads (BTF pointers: the verifier turns them into fault-tolerant loads,
+// PROBE_MEM), not bpf_probe_read_kernel calls: one helper call per field was
+// most of the per-process cost. The thread walk keeps probe reads, because
+// container_of on a list node is arithmetic the verifier does not type.
 SEC("iter/task")
 int dump_procs(struct bpf_iter__task *ctx)
 {
@@ -97,48 +102,58 @@ int dump_procs(struct bpf_iter__task *ctx)
 	struct task_struct *task = ctx->task;
 	if (!task)
 		return 0;
-	if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
+	if (task->pid != task->tgid)
 		return 0; // threads are summed into their leader's record
 
 	struct task_rec r = {};
-	r.tgid = BPF_CORE_READ(task, tgid);
-	r.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	r.uid = BPF_CORE_READ(task, real_cred, uid.val);
+	r.tgid = task->tgid;
+	r.ppid = task->real_parent->tgid;
+	r.uid = task->real_cred->uid.val;
 	if (bpf_core_field_exists(task->__state)) {
-		r.state = BPF_CORE_READ(task, __state);
+		r.state = task->__state;
 	} else {
 		struct task_struct___old *old = (void *)task;
 		r.state = BPF_CORE_READ(old, state);
 	}
-	__u32 pflags = BPF_CORE_READ(task, flags);
+	__u32 pflags = task->flags;
 	if (pflags & PF_KTHREAD)
 		r.flags |= TASK_KTHREAD;
-	r.start_ns = BPF_CORE_READ(task, start_boottime);
-	r.nvcsw = BPF_CORE_READ(task, nvcsw);
-	r.nivcsw = BPF_CORE_READ(task, nivcsw);
-	BPF_CORE_READ_STR_INTO(&r.comm, task, comm);
+	r.start_ns = task->start_boottime;
+	r.nvcsw = task->nvcsw;
+	r.nivcsw = task->nivcsw;
+	bpf_probe_read_kernel(&r.comm, sizeof(r.comm), task->comm);
 
-	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
-	r.cgroup_id = BPF_CORE_READ(cgroups, dfl_cgrp, kn, id);
+	struct css_set *cgroups = task->cgroups;
+	r.cgroup_id = cgroups->dfl_cgrp->kn->id;
 	r.memcg_id = cset_memcg_id(cgroups);
 
 	if (!(pflags & PF_KTHREAD)) {
-		struct mm_struct *mm = BPF_CORE_READ(task, mm);
+		struct mm_struct *mm = task->mm;
 		if (mm) {
 			r.rss_file = rss_counter(mm, MM_FILEPAGES);
 			r.rss_anon = rss_counter(mm, MM_ANONPAGES);
 			r.rss_shmem = rss_counter(mm, MM_SHMEMPAGES);
-			r.total_vm = BPF_CORE_READ(mm, total_vm);
+			r.total_vm = mm->total_vm;
 		}
 	}
 
-	struct signal_struct *sig = BPF_CORE_READ(task, signal);
-	r.nr_threads = BPF_CORE_READ(sig, nr_threads);
-	__u64 cpu = BPF_CORE_READ(sig, sum_sched_runtime);
-	__u64 ut = BPF_CORE_READ(sig, utime);
-	__u64 st = BPF_CORE_READ(sig, stime);
-	__u64 minf = BPF_CORE_READ(sig, min_flt);
-	__u64 majf = BPF_CORE_READ(sig, maj_flt);
+	struct signal_struct *sig = task->signal;
+	r.nr_threads = sig->nr_threads;
+	__u64 cpu = sig->sum_sched_runtime;
+	__u64 ut = sig->utime;
+	__u64 st = sig->stime;
+	__u64 minf = sig->min_flt;
+	__u64 majf = sig->maj_flt;
+
+	if (r.nr_threads <= 1) {
+		// The leader is the only live thread: no walk.
+		cpu += task->se.sum_exec_runtime;
+		ut += task->utime;
+		st += task->stime;
+		minf += task->min_flt;
+		majf += task->maj_flt;
+		goto out;
+	}
 
 	// Walk signal->thread_head (the live threads, leader included).
 	void *head = (void *)sig + bpf_core_field_offset(struct signal_struct, thread_head);
@@ -158,6 +173,7 @@ int dump_procs(struct bpf_iter__task *ctx)
 	}
 	if (i == MAX_THREADS && node && (void *)node != head)
 		r.flags |= TASK_TRUNCATED;
+out:
 	r.cpu_ns = cpu;
 	r.utime_ns = ut;
 	r.stime_ns = st;

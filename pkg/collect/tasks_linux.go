@@ -31,15 +31,16 @@ func (c *Collector) taskPass(now time.Time) bool {
 		if p.gen == c.gen {
 			continue
 		}
-		if !p.viaProc {
-			c.snap.Stats.TaskIterMissed++
-		}
 		// From now on this process is sampled through /proc: one source per
 		// process keeps its rates comparable.
+		was := p.viaProc
 		p.viaProc = true
 		if !c.sample(p, now) {
-			c.release(p)
+			c.release(p) // exited before its exit event was applied: not a miss
 			continue
+		}
+		if !was {
+			c.snap.Stats.TaskIterMissed++
 		}
 		p.gen = c.gen
 		s.Processes = append(s.Processes, p)
