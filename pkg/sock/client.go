@@ -237,6 +237,32 @@ func (c *Client) List(ctx context.Context) ([]Summary, error) {
 	return out, err
 }
 
+// Info is the engine's description of its host (GET /info): the host's name,
+// which is what a bridge-networked task must report instead of its own
+// container id (datadog-compat §3.8), and the engine version for host metadata.
+type Info struct {
+	Name          string `json:"Name"`
+	ServerVersion string `json:"ServerVersion"`
+	NCPU          int    `json:"NCPU"`
+	MemTotal      int64  `json:"MemTotal"`
+	KernelVersion string `json:"KernelVersion"`
+}
+
+// maxInfoBytes bounds the /info reply (a few KiB; plugins and registry lists grow it).
+const maxInfoBytes = 1 << 20
+
+// Info asks the engine about its host.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	var out Info
+	err := c.get(ctx, "info", "/info", maxInfoBytes, true, func(_ http.Header, b []byte) error {
+		if err := json.Unmarshal(b, &out); err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Inspect returns the container's Meta, finished (GET /containers/{id}/json).
 // A container that no longer exists is ErrNotFound.
 func (c *Client) Inspect(ctx context.Context, id string) (*container.Meta, error) {

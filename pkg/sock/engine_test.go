@@ -241,3 +241,21 @@ func TestEngineAllowlistProxy(t *testing.T) {
 		t.Errorf("requests through the proxy by route = %v", routes)
 	}
 }
+
+// TestEngineInfo compares the engine's host name and version with the CLI's.
+func TestEngineInfo(t *testing.T) {
+	t.Parallel()
+	socket := engine(t)
+	c := New(socket, Options{Timeout: 5 * time.Second})
+	defer c.Close()
+	info, err := c.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := dockerCLI(t, socket, "info", "-f", "{{.Name}} {{.ServerVersion}}"); info.Name+" "+info.ServerVersion != want {
+		t.Errorf("Info = %q %q, want %q", info.Name, info.ServerVersion, want)
+	}
+	if info.NCPU < 1 || info.MemTotal <= 0 {
+		t.Errorf("Info NCPU %d MemTotal %d, want positive", info.NCPU, info.MemTotal)
+	}
+}
