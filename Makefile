@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 COUNT     ?= 10
 ARGS      ?=
 
-.PHONY: all build run check test test-go test-race setup-test-host bench bench-compare fuzz lint tools generate check-generate clean
+.PHONY: all build run check image test test-go test-race setup-test-host bench bench-compare fuzz lint tools generate check-generate clean
 
 all: build
 
@@ -36,6 +36,12 @@ test-go:
 	$(GO) test -count=1 $(PKGS)
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./... >/dev/null
 	cd bench && $(GO) test -count=1 ./...
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## image: the static scratch image (deploy/Dockerfile) on the local engine; IMAGE=whippet:latest
+IMAGE ?= whippet:latest
+image: build
+	deploy/build-image.sh $(BIN)/whippet $(IMAGE)
 
 ## test-race: the tests under the race detector
 test-race:
@@ -88,6 +94,7 @@ lint: tools
 	$(GO) vet $(PKGS)
 	$(BIN)/staticcheck $(PKGS)
 	cd bench && ../$(BIN)/staticcheck ./...
+	cd deploy && ../$(BIN)/staticcheck ./...
 
 ## tools: staticcheck and benchstat, pinned in tools/go.mod
 tools:
