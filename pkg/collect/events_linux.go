@@ -14,22 +14,6 @@ import (
 // process that started before the source), and the scan repairs the table.
 const DefaultReconcile = 5 * time.Minute
 
-// ShortLived is a process that started and ended between two cycles: it was never
-// sampled, and is reported from its events.
-type ShortLived struct {
-	PID, PPID   int32
-	UID         uint32
-	User        string
-	Comm        []byte // valid until the next cycle
-	Path        []byte // the executed file (eBPF sources), valid until the next cycle
-	ContainerID string // "" on the host or when the source gives no cgroup
-	Lifetime    time.Duration
-	CPU         time.Duration // the process's whole CPU time (eBPF sources)
-	MaxRSS      uint64        // bytes (eBPF sources)
-	ExitStatus  int           // exit status, -1 when killed by a signal
-	Signal      int
-	HasExec     bool // the exec was seen (comm and path are the executed program's)
-}
 
 // eventCycle applies the events of the last interval to the table and says
 // whether this cycle must scan /proc: on the first cycle, after lost or dropped
