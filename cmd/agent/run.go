@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/whippet-agent/whippet/bpf"
@@ -15,6 +17,9 @@ import (
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/collect/passwd"
 	"github.com/whippet-agent/whippet/pkg/collect/proc"
+	"github.com/whippet-agent/whippet/pkg/config"
+	"github.com/whippet-agent/whippet/pkg/ship/fakeintake"
+	"github.com/whippet-agent/whippet/pkg/status"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -28,9 +33,14 @@ func (e usageError) Error() string { return e.msg }
 const usage = `usage: whippet [command] [flags]
 
 commands:
-  run      collect every interval and ship (default; without DD_API_KEY, print to stdout)
-  check    collect one cycle and print host figures and the process table
-  version  print the version
+  run         collect on the metrics and process schedules and ship (default);
+              without DD_API_KEY or a DogStatsD target, print each cycle to stdout
+  check       collect one cycle and print host figures, containers and processes
+  status      ask the running agent for its state (exit 1 when it reports a problem)
+  metrics     print the metric reference (--markdown)
+  decode      print the msgpack records of a spool record or an --output=msgpack stream
+  fakeintake  run a fake Datadog intake for manual tests
+  version     print the version
 
 Run 'whippet <command> -h' for the command's flags.
 `
@@ -46,6 +56,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAgent(ctx, args, stdout, stderr)
 	case "check":
 		return runCheck(ctx, args, stdout, stderr)
+	case "status":
+		return runStatus(ctx, args, stdout, stderr)
+	case "metrics":
+		return runMetrics(args, stdout, stderr)
+	case "decode":
+		return runDecode(args, stdout, stderr)
+	case "fakeintake":
+		return fakeintake.Main(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "whippet %s\n", version)
 		return nil
@@ -273,49 +291,91 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	var hf hostFlags
 	hf.register(fs)
-	interval := fs.Duration("interval", 15*time.Second, "collection interval")
-	top := fs.Int("top", 20, "processes printed per cycle in dry-run mode (0: all)")
+	setFlags := config.RegisterFlags(fs)
 	cycles := fs.Int("cycles", 0, "stop after `N` cycles (0: run until stopped)")
+	printCfg := fs.Bool("print-config", false, "print every setting with its value and source (secrets redacted) and exit")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	if *interval <= 0 {
-		return usageError{fmt.Sprintf("-interval %s: must be positive", *interval)}
-	}
-	log, err := hf.logger(stderr)
+	src := config.Sources{Env: os.Environ(), Flags: setFlags()}
+	cfg, err := config.Load(src)
 	if err != nil {
-		return err
+		return fmt.Errorf("invalid configuration (whippet does not start):\n%w", err)
 	}
-	if os.Getenv("DD_API_KEY") != "" {
-		log.Warn("shipping to Datadog is not implemented yet: printing each cycle to stdout instead")
+	if *printCfg {
+		return cfg.Print(stdout, false)
+	}
+	level := new(slog.LevelVar)
+	level.Set(cfg.LogLevel)
+	log := newLogger(stderr, cfg.LogFormatJSON, level)
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration", "warning", w)
 	}
 	a, err := hf.newAgent(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	c, root := a.coll, a.root
-	log.Info("whippet started", "version", version, "host", root.String(), "interval", *interval)
-	t := time.NewTicker(*interval)
-	defer t.Stop()
-	for n := 1; ; n++ {
-		snap, err := c.Collect(time.Now())
+	host := resolveHost(ctx, cfg, a, log)
+	out, err := newSink(ctx, cfg, host.name, stdout, log)
+	if err != nil {
+		return err
+	}
+	d := &daemon{cfg: cfg, log: log, a: a, host: host, out: out, started: time.Now(), errs: map[string]uint64{}, apiKey: "none"}
+	if err := d.build(); err != nil {
+		out.Close(ctx)
+		return err
+	}
+	if cfg.StatusAddr != "" {
+		srv, err := status.Listen(status.Options{Addr: cfg.StatusAddr, AllowRemote: cfg.StatusAllowRemote, Pprof: cfg.Pprof, Report: d.report, Log: log})
 		if err != nil {
-			log.Error("cycle failed", "err", err)
-		} else if err := printCycle(stdout, root, snap, *top); err != nil {
+			out.Close(ctx)
 			return err
 		}
-		if *cycles > 0 && n >= *cycles {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			log.Info("whippet stopping")
-			return nil
-		case <-t.C:
-		}
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			if err := srv.Serve(sctx); err != nil {
+				log.Error("status server stopped", "err", err)
+			}
+		}()
 	}
+	hupSig := make(chan os.Signal, 1)
+	signal.Notify(hupSig, syscall.SIGHUP)
+	defer signal.Stop(hupSig)
+	hup := make(chan struct{}, 1)
+	go func() {
+		for range hupSig {
+			select {
+			case hup <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	log.Info("whippet started", "version", version, "host", host.name, "host_source", host.source,
+		"root", a.root.String(), "output", cfg.Output, "metrics_interval", cfg.MetricsInterval,
+		"process_interval", cfg.ProcessInterval, "processes", cfg.ProcessEnabled)
+	err = d.loop(ctx, *cycles, hup, func() { d.reload(src, level) })
+	// ECS stops a task with SIGTERM and kills it 30 s later: flush within the
+	// deadline; what is not delivered by then stays in the spool.
+	fctx, cancel := context.WithTimeout(context.Background(), cfg.FlushDeadline)
+	defer cancel()
+	if cerr := out.Close(fctx); cerr != nil {
+		log.Warn("flush at stop incomplete: the rest is spooled", "err", cerr)
+	}
+	log.Info("whippet stopped")
+	return err
+}
+
+// newLogger is the agent's logger: text, or JSON for log pipelines
+// (DD_LOG_FORMAT_JSON), at a level SIGHUP can change.
+func newLogger(w io.Writer, json bool, level slog.Leveler) *slog.Logger {
+	o := &slog.HandlerOptions{Level: level}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
 }

@@ -47,15 +47,18 @@ func TestCheckFixture(t *testing.T) {
 
 func TestRunCycles(t *testing.T) {
 	t.Parallel()
-	out, stderr, err := runCmd(t, "run", "-root", fixtureV1, "-interval", "10ms", "-cycles", "2", "-top", "3")
+	out, stderr, err := runCmd(t, "run", "-root", fixtureV1, "-hostname", "fixture-host", "-status-addr", "off",
+		"-output", "stdout", "-metrics-interval", "1s", "-cycles", "2")
 	if err != nil {
 		t.Fatalf("run: %v\nstderr: %s", err, stderr)
 	}
-	if n := strings.Count(out, "\nprocesses "); n != 2 {
-		t.Errorf("run -cycles 2 printed %d cycles, want 2:\n%s", n, out)
+	if n := strings.Count(out, " host=fixture-host points="); n != 2 {
+		t.Errorf("run -cycles 2 printed %d metric batches, want 2:\n%s", n, out)
 	}
-	if !strings.Contains(out, "… ") {
-		t.Errorf("run -top 3 did not truncate the table:\n%s", out)
+	for _, want := range []string{"system.mem.total ", "system.load.1 ", "datadog.agent.running 1 gauge"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run output lacks %q:\n%s", want, out)
+		}
 	}
 }
 
@@ -69,7 +72,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"check", "-bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"check", "-root", "/nonexistent/host"}, "-root /nonexistent/host: not a directory"},
 		{[]string{"check", "extra"}, `check: unexpected argument "extra"`},
-		{[]string{"run", "-interval", "0s"}, "-interval 0s: must be positive"},
+		{[]string{"run", "-interval", "15s"}, "flag provided but not defined: -interval"},
 		{[]string{"check", "-log-level", "loud"}, `-log-level "loud": want debug, info, warn or error`},
 		{[]string{"check", "-root", fixtureV1, "-process-events", "bogus"}, `unknown mode "bogus"`},
 		{[]string{"check", "-root", fixtureV1, "-process-sampler", "bogus"}, `-process-sampler "bogus": want auto, iter or proc`},

@@ -136,6 +136,11 @@ func (r Root) DockerSocket() string { return r.docker }
 // agent reads too.
 func (r Root) HostNetProc() string { return filepath.Join(r.proc, "1") }
 
+// InContainer reports whether the host's processes are reached through a mount
+// other than our own /proc (the ECS task's /host/proc): then we run in a
+// container and our own host name is the container's, not the host's.
+func (r Root) InContainer() bool { return r.proc != DefaultProc }
+
 // String describes r for logs and `whippet status`.
 func (r Root) String() string {
 	return fmt.Sprintf("proc=%s cgroup=%s etc=%s docker=%s", r.proc, r.cgroup, r.etc, r.docker)

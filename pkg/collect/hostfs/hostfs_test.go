@@ -66,3 +66,13 @@ func TestPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestInContainer(t *testing.T) {
+	t.Parallel()
+	if New(DefaultProc, DefaultSys, DefaultEtc, DefaultDocker).InContainer() {
+		t.Error("the default root reports a container")
+	}
+	if !New("/host/proc", "/host/sys", DefaultEtc, DefaultDocker).InContainer() {
+		t.Error("the ECS task's /host/proc root does not report a container")
+	}
+}
