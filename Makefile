@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 COUNT     ?= 10
 ARGS      ?=
 
-.PHONY: all build run check image test test-go test-race setup-test-host bench bench-compare fuzz lint tools generate check-generate clean
+.PHONY: all build run check image test test-go test-race fuzz-ci e2e setup-test-host bench bench-compare fuzz lint tools generate check-generate clean
 
 all: build
 
@@ -26,7 +26,7 @@ check: build
 	$(BIN)/whippet check $(ARGS)
 
 ## test: set this machine up for the kernel/Docker tests (as root, idempotent), check the committed eBPF objects, then every test
-test: setup-test-host check-generate test-go
+test: setup-test-host check-generate test-go fuzz-ci
 
 setup-test-host:
 	@scripts/setup-test-host.sh
@@ -72,6 +72,14 @@ RATIOS ?= \
 	CgroupCycle/live/containerd=CgroupCycle/live/whippet \
 	DockerDecode/list/docker=DockerDecode/list/whippet DockerDecode/inspect/docker=DockerDecode/inspect/whippet \
 	DockerDecode/event/docker=DockerDecode/event/whippet DockerResync/docker=DockerResync/whippet
+
+## fuzz-ci: every Fuzz target for a few seconds (part of make test; committed corpora under testdata/fuzz)
+fuzz-ci:
+	GO=$(GO) scripts/fuzz.sh 3s
+
+## e2e: the end-to-end and fault suites alone (real dockerd, real eBPF, the whippet binary)
+e2e: setup-test-host
+	$(GO) test -count=1 -v ./e2e/...
 
 ## fuzz: every Fuzz target for FUZZTIME each
 fuzz:

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every Fuzz target of the module for FUZZTIME each (CI: a few seconds, so
+# the whole pass stays within ~5 minutes). A failing input is written by go test
+# under the package's testdata/fuzz/<Target>/ and fails the run: commit it, fix
+# the bug, and it stays a regression test.
+#
+#   scripts/fuzz.sh [FUZZTIME]            # default 3s per target
+#   scripts/fuzz.sh --export [FUZZTIME]   # also copy up to 16 generated corpus
+#                                         # entries per target into testdata/fuzz
+set -euo pipefail
+export=0
+if [ "${1:-}" = "--export" ]; then export=1; shift; fi
+FUZZTIME=${1:-3s}
+GO=${GO:-go}
+cache=$($GO env GOCACHE)/fuzz
+n=0
+start=$(date +%s)
+for pkg in $($GO list ./...); do
+	dir=$($GO list -f '{{.Dir}}' "$pkg")
+	for f in $($GO test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+		n=$((n + 1))
+		echo "fuzz $pkg $f ($FUZZTIME)"
+		$GO test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" -parallel 2 "$pkg" >/tmp/whippet-fuzz.log 2>&1 || {
+			cat /tmp/whippet-fuzz.log
+			echo "fuzz: $pkg $f failed; the input is under $dir/testdata/fuzz/$f" >&2
+			exit 1
+		}
+		if [ "$export" = 1 ] && [ -d "$cache/$pkg/$f" ]; then
+			mkdir -p "$dir/testdata/fuzz/$f"
+			ls -t "$cache/$pkg/$f" | head -16 | while read -r e; do
+				cp -n "$cache/$pkg/$f/$e" "$dir/testdata/fuzz/$f/$e"
+			done
+		fi
+	done
+done
+echo "fuzz: $n targets, $(($(date +%s) - start)) s"
