@@ -215,14 +215,16 @@ func (e *payloadEncoder) processes(split int) (*encode.ProcessEncoder, error) {
 }
 
 func (e *payloadEncoder) Encode(kind ship.Kind, record []byte, split int, emit func(*ship.Payload) error) error {
-	split = max(split, 1)
+	// split 0 is the intake's limits; after a 413 the shipper asks for split 1:
+	// payloads half the size.
+	div := max(split, 0) + 1
 	if _, err := e.dec.Decode(record, &e.mb, &e.pb); err != nil {
 		return fmt.Errorf("decode spooled record: %w", err)
 	}
 	e.out.Kind = kind
 	switch kind {
 	case ship.KindSeries:
-		se, err := e.series(split)
+		se, err := e.series(div)
 		if err != nil {
 			return err
 		}
@@ -236,7 +238,7 @@ func (e *payloadEncoder) Encode(kind ship.Kind, record []byte, split int, emit f
 			return emit(&e.out)
 		})
 	case ship.KindProcesses:
-		pe, err := e.processes(split)
+		pe, err := e.processes(div)
 		if err != nil {
 			return err
 		}
