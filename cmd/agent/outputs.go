@@ -147,9 +147,17 @@ func (s *intakeSink) Report(r *status.Report) {
 	r.APIKeyState = s.keyState
 	s.mu.Unlock()
 	st := s.shipper.Stats()
-	r.Endpoints = append(r.Endpoints,
-		status.Endpoint{Name: "series", URL: s.ep.Series, Sent: st.Payloads},
-	)
+	for _, k := range []ship.Kind{ship.KindSeries, ship.KindProcesses} {
+		e := st.Endpoints[k]
+		breaker := e.Breaker
+		if breaker == "" {
+			breaker = "closed"
+		}
+		r.Endpoints = append(r.Endpoints, status.Endpoint{
+			Name: k.String(), URL: s.ep.URL(k), LastFlush: e.LastSuccess, LastStatus: e.LastStatus,
+			LastError: e.LastError, Sent: e.Payloads, Failed: e.Failures, Breaker: breaker,
+		})
+	}
 	for i, n := range st.Dropped {
 		if n > 0 {
 			r.Drops[ship.DropReason(i).String()] += n

@@ -51,6 +51,18 @@ type Stats struct {
 	// Dropped counts by DropReason: payloads for the HTTP reasons, records for
 	// the others.
 	Dropped [NumDropReasons]uint64
+	// Endpoints is each kind's delivery state, for `whippet status`.
+	Endpoints [numKinds]EndpointStats
+}
+
+// EndpointStats is one endpoint's last exchange and breaker state.
+type EndpointStats struct {
+	Payloads    uint64    // payloads accepted
+	LastSuccess time.Time // last accepted payload
+	LastStatus  int       // HTTP status of the last attempt, 0 without a reply
+	LastError   string    // the last attempt's error or error reply, "" after a success
+	Failures    uint64    // attempts retried
+	Breaker     string    // closed, open, half-open
 }
 
 // Defaults.
@@ -155,6 +167,8 @@ type Shipper struct {
 	done   chan struct{}
 	st     counters
 	logs   logLimiter
+	epMu   sync.Mutex
+	ep     [numKinds]EndpointStats
 
 	// Sender goroutine only.
 	br         [numKinds]breaker
@@ -317,7 +331,30 @@ func (s *Shipper) Stats() Stats {
 	for i := range st.Dropped {
 		st.Dropped[i] = s.st.dropped[i].Load()
 	}
+	s.epMu.Lock()
+	st.Endpoints = s.ep
+	s.epMu.Unlock()
 	return st
+}
+
+// noteOutcome records an attempt's result for Stats.
+func (s *Shipper) noteOutcome(k Kind, out Outcome, ok bool, now time.Time, br *breaker) {
+	s.epMu.Lock()
+	e := &s.ep[k]
+	e.LastStatus = out.Status
+	e.Breaker = br.state.String()
+	switch {
+	case ok:
+		e.LastSuccess, e.LastError = now, ""
+		e.Payloads++
+	case out.Err != nil:
+		e.LastError = out.Err.Error()
+		e.Failures++
+	default:
+		e.LastError = fmt.Sprintf("HTTP %d %s", out.Status, out.Detail)
+		e.Failures++
+	}
+	s.epMu.Unlock()
 }
 
 // Close stops accepting records and delivers what it can until ctx ends; what
@@ -650,7 +687,9 @@ func (s *Shipper) emit(p *Payload) error {
 		br.abort()
 		return errStopped
 	}
-	switch classify(out) {
+	cls := classify(out)
+	defer func() { s.noteOutcome(c.kind, out, cls == delivered, now, br) }()
+	switch cls {
 	case delivered:
 		br.success()
 		s.st.payloads.Add(1)
