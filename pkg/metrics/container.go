@@ -453,7 +453,10 @@ func (d *Deriver) deriveIO(out *batch.Metrics, st *ctrState, cur, prev *cgroup.S
 			}
 		}
 		if p == nil {
-			continue // new device: from the next sample on
+			// A device the previous sample lacked: cgroup v1 lists a device only
+			// after the cgroup's first IO on it, so its previous counters were 0.
+			// (The container was sampled before: pHas checked above.)
+			p = &zeroDevice
 		}
 		e := st.dev(disks, c.Major, c.Minor)
 		dti, ddi := batch.NoTags, batch.NoTags
@@ -498,3 +501,6 @@ func (d *Deriver) deriveNet(out *batch.Metrics, st *ctrState, cur *host.NetDev, 
 		}
 	}
 }
+
+// zeroDevice is the previous sample of a device a cgroup had not used yet.
+var zeroDevice cgroup.IODevice
