@@ -97,9 +97,11 @@ func (d *daemon) stage(name string, fn func() error) (ok bool) {
 func (d *daemon) loop(ctx context.Context, cycles int, hup <-chan struct{}, reload func()) error {
 	intervals := []time.Duration{d.cfg.MetricsInterval, d.cfg.ProcessInterval}
 	offsets := []time.Duration{sched.Offset(d.host.name, intervals[0]), sched.Offset(d.host.name, intervals[1])}
-	// The first cycle primes the counters (no rates yet) right away.
+	// The first cycle primes the counters (no rates yet) right away; the first
+	// tick comes at least half an interval later, so that no two batches share a
+	// timestamp second and no rate spans a sliver of time.
 	d.cycle(time.Now(), true, d.procs != nil)
-	tk := sched.NewTicker(time.Now(), intervals, offsets)
+	tk := sched.NewTicker(time.Now().Add(min(intervals[0], intervals[1])/2), intervals, offsets)
 	due := make([]bool, 2)
 	timer := time.NewTimer(time.Until(tk.Wait()))
 	defer timer.Stop()

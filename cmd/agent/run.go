@@ -250,6 +250,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hf.register(fs)
 	sample := fs.Duration("sample", time.Second, "time between the two samples that CPU rates need (0: one sample, no rates)")
 	top := fs.Int("top", 0, "print only the `N` processes using most CPU (0: all)")
+	asJSON := fs.Bool("json", false, "print the cycle as JSON: the metric series (v2 API shape) and the process list, as whippet would send them")
+	setFlags := config.RegisterFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -269,11 +271,20 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("Docker daemon did not answer in time: no containers listed", "socket", a.root.DockerSocket())
 	}
 	c, root := a.coll, a.root
+	var jc *jsonCheck
+	if *asJSON {
+		if jc, err = newJSONCheck(ctx, a, setFlags(), log); err != nil {
+			return err
+		}
+	}
 	snap, err := c.Collect(time.Now())
 	if err != nil {
 		return err
 	}
 	if *sample > 0 {
+		if jc != nil {
+			jc.derive(snap) // primes the rates
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -282,6 +293,10 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if snap, err = c.Collect(time.Now()); err != nil {
 			return err
 		}
+	}
+	if jc != nil {
+		jc.derive(snap)
+		return jc.write(stdout)
 	}
 	return printCycle(stdout, root, snap, *top)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"regexp"
 	"strings"
@@ -98,5 +99,39 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, "check", "-h"); err != nil {
 		t.Errorf("check -h = %v, want nil", err)
+	}
+}
+
+func TestCheckJSON(t *testing.T) {
+	t.Parallel()
+	out, stderr, err := runCmd(t, "check", "-json", "-hostname", "fixture-host", "-root", fixtureV1, "-sample", "0")
+	if err != nil {
+		t.Fatalf("check -json: %v\nstderr: %s", err, stderr)
+	}
+	var v struct {
+		Host   string `json:"host"`
+		Series struct {
+			Series []struct {
+				Metric string `json:"metric"`
+			} `json:"series"`
+		} `json:"series"`
+		Processes []struct {
+			PID  int32    `json:"pid"`
+			User string   `json:"user"`
+			Args []string `json:"args"`
+		} `json:"processes"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("check -json output is not JSON: %v\n%s", err, out)
+	}
+	if len(v.Series.Series) == 0 || len(v.Processes) < 20 {
+		t.Errorf("check -json: %d series, %d processes; want both", len(v.Series.Series), len(v.Processes))
+	}
+	var nginx bool
+	for _, p := range v.Processes {
+		nginx = nginx || (len(p.Args) > 0 && strings.HasPrefix(p.Args[0], "nginx: master"))
+	}
+	if !nginx {
+		t.Errorf("check -json lacks the fixture's nginx master process")
 	}
 }
