@@ -132,8 +132,13 @@ func (d *daemon) loop(ctx context.Context, cycles int, hup <-chan struct{}, relo
 func (d *daemon) cycle(now time.Time, doMetrics, doProcs bool) {
 	start := time.Now()
 	var snap *collect.Snapshot
+	// Open fds and filesystems feed metrics only: read them on metrics cycles.
+	var extras collect.Extras
+	if doMetrics {
+		extras = collect.ExtraFDs | collect.ExtraFilesystems
+	}
 	if !d.stage("collect", func() (err error) {
-		snap, err = d.a.coll.Collect(now)
+		snap, err = d.a.coll.CollectWith(now, extras)
 		return err
 	}) {
 		return

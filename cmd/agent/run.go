@@ -272,12 +272,14 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	c, root := a.coll, a.root
 	var jc *jsonCheck
+	var extras collect.Extras
 	if *asJSON {
+		extras = collect.ExtraFDs | collect.ExtraFilesystems
 		if jc, err = newJSONCheck(ctx, a, setFlags(), log); err != nil {
 			return err
 		}
 	}
-	snap, err := c.Collect(time.Now())
+	snap, err := c.CollectWith(time.Now(), extras)
 	if err != nil {
 		return err
 	}
@@ -290,7 +292,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return ctx.Err()
 		case <-time.After(*sample):
 		}
-		if snap, err = c.Collect(time.Now()); err != nil {
+		if snap, err = c.CollectWith(time.Now(), extras); err != nil {
 			return err
 		}
 	}

@@ -159,6 +159,11 @@ func (c *Collector) Close() error {
 // counted in Snapshot.Stats, not returned: only a failure to list processes at all
 // is an error.
 func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
+	return c.CollectWith(now, 0)
+}
+
+// CollectWith runs one cycle like Collect, plus the extra reads x asks for.
+func (c *Collector) CollectWith(now time.Time, x Extras) (*Snapshot, error) {
 	if c.procs == nil {
 		return nil, errors.New("collect: collector closed")
 	}
@@ -175,6 +180,13 @@ func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
 	for _, err := range s.Host.Err {
 		if err != nil {
 			s.Stats.HostErrors++
+		}
+	}
+	if x&ExtraFilesystems != 0 {
+		if err := c.host.ReadFS(&s.Host); err != nil {
+			s.Stats.HostErrors++
+		} else {
+			s.Stats.HostErrors += uint64(s.Host.FS.Unreadable + s.Host.FS.Malformed)
 		}
 	}
 
@@ -218,6 +230,9 @@ func (c *Collector) Collect(now time.Time) (*Snapshot, error) {
 	}
 	if c.ctrs != nil {
 		c.ctrs.aggregate(s.Processes)
+		if x&ExtraFDs != 0 {
+			c.ctrs.countFDs(s.Processes)
+		}
 	}
 	s.Stats.HeldFDs = c.procs.HeldFDs()
 	s.Stats.TrackedProcs = len(c.table)

@@ -23,3 +23,6 @@ func (c *Collector) Close() error { return nil }
 
 // Collect returns ErrNotSupported.
 func (c *Collector) Collect(time.Time) (*Snapshot, error) { return nil, ErrNotSupported }
+
+// CollectWith returns ErrNotSupported.
+func (c *Collector) CollectWith(time.Time, Extras) (*Snapshot, error) { return nil, ErrNotSupported }

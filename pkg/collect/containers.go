@@ -71,4 +71,24 @@ type ProcAggregate struct {
 	Threads int64  // their threads
 	RSS     uint64 // bytes, summed (shared pages counted per process)
 	CPUNs   uint64 // exact CPU time of the processes the task iterator sampled
+	// OpenFDs sums the entries of /proc/<pid>/fd over the processes that could be
+	// listed, on cycles that asked for ExtraFDs; FDsKnown says at least one could
+	// (container.pid.open_files is not sent otherwise).
+	OpenFDs  int64
+	FDsKnown bool
 }
+
+// Extras are the costlier reads a cycle makes only when asked (CollectWith).
+// The daemon asks for them on metrics cycles, which run less often than process
+// cycles and are the only ones whose figures are sent.
+type Extras uint8
+
+const (
+	// ExtraFDs counts the open descriptors of every process in a container
+	// (ProcAggregate.OpenFDs): an openat, getdents and close per such process.
+	// Host processes are not counted.
+	ExtraFDs Extras = 1 << iota
+	// ExtraFilesystems statfs's the host's block filesystems
+	// (host.Snapshot.FS, see host.Reader.ReadFS).
+	ExtraFilesystems
+)

@@ -25,6 +25,7 @@ type containerTable struct {
 	list               []*Container // live entries in a stable order for the snapshot
 	path               pfile.Path
 	buf                []byte
+	dents              []byte                 // getdents buffer of countFDs
 	apply              func(container.Change) // bound once: no closure per cycle
 	cycle              time.Time
 	stats              *Stats
@@ -206,5 +207,40 @@ func (t *containerTable) aggregate(procs []*Process) {
 				a.CPUNs += p.Cur.CPUNs
 			}
 		}
+	}
+}
+
+// countFDs sets each container's OpenFDs: the entries of /proc/<pid>/fd of its
+// processes, listed with raw getdents into one reused buffer. A process that
+// exited (ENOENT) or whose fd directory is not ours to read (EACCES: another
+// user's, without CAP_SYS_PTRACE) is skipped.
+func (t *containerTable) countFDs(procs []*Process) {
+	if t.dents == nil {
+		t.dents = make([]byte, 8<<10)
+	}
+	for _, p := range procs {
+		if p.ContainerID == "" {
+			continue
+		}
+		c := t.byID[p.ContainerID]
+		if c == nil {
+			continue
+		}
+		fd, err := pfile.OpenDir(t.procfd, t.path.Reset().Uint(uint64(p.PID)).Str("/fd"))
+		if err != nil {
+			continue
+		}
+		n := int64(0)
+		err = pfile.Getdents(fd, t.dents, func(name []byte, _ uint8) {
+			if len(name) > 0 && name[0] != '.' {
+				n++
+			}
+		})
+		pfile.Close(fd)
+		if err != nil {
+			continue
+		}
+		c.Procs.OpenFDs += n
+		c.Procs.FDsKnown = true
 	}
 }

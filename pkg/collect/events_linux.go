@@ -14,7 +14,6 @@ import (
 // process that started before the source), and the scan repairs the table.
 const DefaultReconcile = 5 * time.Minute
 
-
 // eventCycle applies the events of the last interval to the table and says
 // whether this cycle must scan /proc: on the first cycle, after lost or dropped
 // events, and every reconcile interval. New processes are added to the table

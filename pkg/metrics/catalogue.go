@@ -71,6 +71,7 @@ const (
 	ContainerIOPartialStall      = "container.io.partial_stall"
 	ContainerPidThreadCount      = "container.pid.thread_count"
 	ContainerPidThreadLimit      = "container.pid.thread_limit"
+	ContainerPidOpenFiles        = "container.pid.open_files"
 	ContainerNetSent             = "container.net.sent"
 	ContainerNetRcvd             = "container.net.rcvd"
 	ContainerNetSentPackets      = "container.net.sent.packets"
@@ -100,6 +101,7 @@ const (
 	DockerIOWriteOps           = "docker.io.write_operations"
 	DockerThreadCount          = "docker.thread.count"
 	DockerThreadLimit          = "docker.thread.limit"
+	DockerContainerOpenFDs     = "docker.container.open_fds"
 	DockerNetBytesSent         = "docker.net.bytes_sent"
 	DockerNetBytesRcvd         = "docker.net.bytes_rcvd"
 	DockerContainersRunning    = "docker.containers.running"
@@ -167,6 +169,44 @@ const (
 	SystemNetPacketsOutDrop  = "system.net.packets_out.drop"
 	SystemNetPacketsOutError = "system.net.packets_out.error"
 
+	SystemNetTCPRetransSegs        = "system.net.tcp.retrans_segs"
+	SystemNetTCPInSegs             = "system.net.tcp.in_segs"
+	SystemNetTCPOutSegs            = "system.net.tcp.out_segs"
+	SystemNetTCPActiveOpens        = "system.net.tcp.active_opens"
+	SystemNetTCPPassiveOpens       = "system.net.tcp.passive_opens"
+	SystemNetTCPAttemptFails       = "system.net.tcp.attempt_fails"
+	SystemNetTCPEstablishedResets  = "system.net.tcp.established_resets"
+	SystemNetTCPInErrors           = "system.net.tcp.in_errors"
+	SystemNetTCPOutResets          = "system.net.tcp.out_resets"
+	SystemNetTCPListenOverflows    = "system.net.tcp.listen_overflows"
+	SystemNetTCPListenDrops        = "system.net.tcp.listen_drops"
+	SystemNetTCPBacklogDrops       = "system.net.tcp.backlog_drops"
+	SystemNetTCPFailedRetransmits  = "system.net.tcp.failed_retransmits"
+	SystemNetTCPCurrentEstablished = "system.net.tcp.current_established"
+	SystemNetUDPInDatagrams        = "system.net.udp.in_datagrams"
+	SystemNetUDPNoPorts            = "system.net.udp.no_ports"
+	SystemNetUDPInErrors           = "system.net.udp.in_errors"
+	SystemNetUDPOutDatagrams       = "system.net.udp.out_datagrams"
+	SystemNetUDPRcvBufErrors       = "system.net.udp.rcv_buf_errors"
+	SystemNetUDPSndBufErrors       = "system.net.udp.snd_buf_errors"
+	SystemNetUDPInCsumErrors       = "system.net.udp.in_csum_errors"
+
+	SystemDiskTotal                    = "system.disk.total"
+	SystemDiskUsed                     = "system.disk.used"
+	SystemDiskFree                     = "system.disk.free"
+	SystemDiskUtilized                 = "system.disk.utilized"
+	SystemDiskInUse                    = "system.disk.in_use"
+	SystemFSInodesTotal                = "system.fs.inodes.total"
+	SystemFSInodesUsed                 = "system.fs.inodes.used"
+	SystemFSInodesFree                 = "system.fs.inodes.free"
+	SystemFSInodesUtilized             = "system.fs.inodes.utilized"
+	SystemFSInodesInUse                = "system.fs.inodes.in_use"
+	SystemFSFileHandlesAllocated       = "system.fs.file_handles.allocated"
+	SystemFSFileHandlesAllocatedUnused = "system.fs.file_handles.allocated_unused"
+	SystemFSFileHandlesUsed            = "system.fs.file_handles.used"
+	SystemFSFileHandlesInUse           = "system.fs.file_handles.in_use"
+	SystemFSFileHandlesMax             = "system.fs.file_handles.max"
+
 	AgentRunning = "datadog.agent.running"
 
 	WhippetCollectorErrors   = "whippet.collector.errors"
@@ -187,6 +227,8 @@ const (
 	tagsCtrDev    = tagsCtr + ", device, device_name"
 	tagsDockerDev = tagsDocker + ", device, device_name"
 	tagsHostDev   = "device, device_name"
+	tagsFS        = "device (the mount source), device_name (its base name)"
+	fsSource      = "<proc>/1/mountinfo block filesystems, statfs through <proc>/1/root:"
 )
 
 // Catalogue is every metric whippet sends. Derive emits exactly these names (a
@@ -220,6 +262,7 @@ var Catalogue = []Def{
 	{ContainerIOPartialStall, batch.Rate, "ns/s", FamilyContainer, tagsCtr, "v2 io.pressure some total", "Time some task waited for IO, per second (cgroup v2 only)."},
 	{ContainerPidThreadCount, batch.Gauge, "threads", FamilyContainer, tagsCtr, "pids.current", "Tasks (threads) in the container."},
 	{ContainerPidThreadLimit, batch.Gauge, "threads", FamilyContainer, tagsCtr, "pids.max", "Task limit; not sent when unlimited."},
+	{ContainerPidOpenFiles, batch.Gauge, "fds", FamilyContainer, tagsCtr, "entries of /proc/<pid>/fd over the container's processes", "Open file descriptors; on metrics cycles only, not sent when no process's fd directory is readable."},
 	{ContainerNetSent, batch.Rate, "B/s", FamilyContainer, tagsCtr + ", interface", "/proc/<pid>/net/dev tx_bytes", "Bytes sent per second, per interface (lo, host and shared network namespaces skipped)."},
 	{ContainerNetRcvd, batch.Rate, "B/s", FamilyContainer, tagsCtr + ", interface", "/proc/<pid>/net/dev rx_bytes", "Bytes received per second, per interface."},
 	{ContainerNetSentPackets, batch.Rate, "packets/s", FamilyContainer, tagsCtr + ", interface", "/proc/<pid>/net/dev tx_packets", "Packets sent per second, per interface."},
@@ -249,6 +292,7 @@ var Catalogue = []Def{
 	{DockerIOWriteOps, batch.Rate, "ops/s", FamilyDocker, tagsDockerDev, "as container.io.write.operations", "Write operations per second."},
 	{DockerThreadCount, batch.Gauge, "threads", FamilyDocker, tagsDocker, "as container.pid.thread_count", "Tasks in the container."},
 	{DockerThreadLimit, batch.Gauge, "threads", FamilyDocker, tagsDocker, "as container.pid.thread_limit", "Task limit."},
+	{DockerContainerOpenFDs, batch.Gauge, "fds", FamilyDocker, tagsDocker, "as container.pid.open_files", "Open file descriptors."},
 	{DockerNetBytesSent, batch.Rate, "B/s", FamilyDocker, tagsDocker + ", docker_network", "/proc/<pid>/net/dev tx_bytes", "Bytes sent per second, per network (the interface name when the network is not known)."},
 	{DockerNetBytesRcvd, batch.Rate, "B/s", FamilyDocker, tagsDocker + ", docker_network", "/proc/<pid>/net/dev rx_bytes", "Bytes received per second, per network."},
 	{DockerContainersRunning, batch.Gauge, "containers", FamilyDocker, "image tags only", "container states", "Running containers per image; images without any omitted."},
@@ -315,6 +359,42 @@ var Catalogue = []Def{
 	{SystemNetPacketsOutCount, batch.Rate, "packets/s", FamilySystem, tagsHostDev, "net/dev tx_packets", "Packets sent per second."},
 	{SystemNetPacketsOutDrop, batch.Rate, "packets/s", FamilySystem, tagsHostDev, "net/dev tx_drop", "Sent packets dropped per second."},
 	{SystemNetPacketsOutError, batch.Rate, "packets/s", FamilySystem, tagsHostDev, "net/dev tx_errs", "Send errors per second."},
+	{SystemNetTCPRetransSegs, batch.Rate, "segments/s", FamilySystem, "", "<proc>/1/net/snmp Tcp: RetransSegs", "TCP segments retransmitted per second."},
+	{SystemNetTCPInSegs, batch.Rate, "segments/s", FamilySystem, "", "net/snmp Tcp: InSegs", "TCP segments received per second."},
+	{SystemNetTCPOutSegs, batch.Rate, "segments/s", FamilySystem, "", "net/snmp Tcp: OutSegs", "TCP segments sent per second."},
+	{SystemNetTCPActiveOpens, batch.Rate, "connections/s", FamilySystem, "", "net/snmp Tcp: ActiveOpens", "TCP connections opened by the host per second."},
+	{SystemNetTCPPassiveOpens, batch.Rate, "connections/s", FamilySystem, "", "net/snmp Tcp: PassiveOpens", "TCP connections accepted per second."},
+	{SystemNetTCPAttemptFails, batch.Rate, "connections/s", FamilySystem, "", "net/snmp Tcp: AttemptFails", "Failed TCP connection attempts per second."},
+	{SystemNetTCPEstablishedResets, batch.Rate, "connections/s", FamilySystem, "", "net/snmp Tcp: EstabResets", "Established TCP connections reset per second."},
+	{SystemNetTCPInErrors, batch.Rate, "segments/s", FamilySystem, "", "net/snmp Tcp: InErrs", "TCP segments received in error per second."},
+	{SystemNetTCPOutResets, batch.Rate, "segments/s", FamilySystem, "", "net/snmp Tcp: OutRsts", "TCP resets sent per second."},
+	{SystemNetTCPListenOverflows, batch.Rate, "connections/s", FamilySystem, "", "<proc>/1/net/netstat TcpExt: ListenOverflows", "Connections dropped on a full accept queue, per second."},
+	{SystemNetTCPListenDrops, batch.Rate, "connections/s", FamilySystem, "", "net/netstat TcpExt: ListenDrops", "SYNs to listening sockets dropped per second."},
+	{SystemNetTCPBacklogDrops, batch.Rate, "packets/s", FamilySystem, "", "net/netstat TcpExt: TCPBacklogDrop", "Packets dropped on a full socket backlog, per second."},
+	{SystemNetTCPFailedRetransmits, batch.Rate, "segments/s", FamilySystem, "", "net/netstat TcpExt: TCPRetransFail", "Retransmissions that failed, per second."},
+	{SystemNetTCPCurrentEstablished, batch.Gauge, "connections", FamilySystem, "", "net/snmp Tcp: CurrEstab", "TCP connections established or closing-wait now."},
+	{SystemNetUDPInDatagrams, batch.Rate, "datagrams/s", FamilySystem, "", "net/snmp Udp: InDatagrams", "UDP datagrams delivered per second."},
+	{SystemNetUDPNoPorts, batch.Rate, "datagrams/s", FamilySystem, "", "net/snmp Udp: NoPorts", "UDP datagrams to no listener, per second."},
+	{SystemNetUDPInErrors, batch.Rate, "datagrams/s", FamilySystem, "", "net/snmp Udp: InErrors", "UDP datagrams not delivered (errors), per second."},
+	{SystemNetUDPOutDatagrams, batch.Rate, "datagrams/s", FamilySystem, "", "net/snmp Udp: OutDatagrams", "UDP datagrams sent per second."},
+	{SystemNetUDPRcvBufErrors, batch.Rate, "datagrams/s", FamilySystem, "", "net/snmp Udp: RcvbufErrors", "UDP datagrams dropped on a full receive buffer, per second."},
+	{SystemNetUDPSndBufErrors, batch.Rate, "datagrams/s", FamilySystem, "", "net/snmp Udp: SndbufErrors", "UDP datagrams dropped on a full send buffer, per second."},
+	{SystemNetUDPInCsumErrors, batch.Rate, "datagrams/s", FamilySystem, "", "net/snmp Udp: InCsumErrors", "UDP datagrams with a bad checksum, per second."},
+	{SystemDiskTotal, batch.Gauge, "KiB", FamilySystem, tagsFS, fsSource + " f_blocks", "Filesystem size."},
+	{SystemDiskUsed, batch.Gauge, "KiB", FamilySystem, tagsFS, fsSource + " f_blocks − f_bfree", "Space used."},
+	{SystemDiskFree, batch.Gauge, "KiB", FamilySystem, tagsFS, fsSource + " f_bavail", "Space available to unprivileged users."},
+	{SystemDiskUtilized, batch.Gauge, "percent", FamilySystem, tagsFS, "used ÷ (used + free) × 100", "Share of the usable space in use."},
+	{SystemDiskInUse, batch.Gauge, "fraction", FamilySystem, tagsFS, "used ÷ (used + free)", "Share of the usable space in use (0–1)."},
+	{SystemFSInodesTotal, batch.Gauge, "inodes", FamilySystem, tagsFS, fsSource + " f_files", "Inodes; not sent for filesystems without a fixed count."},
+	{SystemFSInodesUsed, batch.Gauge, "inodes", FamilySystem, tagsFS, "f_files − f_ffree", "Inodes in use."},
+	{SystemFSInodesFree, batch.Gauge, "inodes", FamilySystem, tagsFS, fsSource + " f_ffree", "Free inodes."},
+	{SystemFSInodesUtilized, batch.Gauge, "percent", FamilySystem, tagsFS, "used ÷ total × 100", "Share of inodes in use."},
+	{SystemFSInodesInUse, batch.Gauge, "fraction", FamilySystem, tagsFS, "used ÷ total", "Share of inodes in use (0–1)."},
+	{SystemFSFileHandlesAllocated, batch.Gauge, "files", FamilySystem, "", "<proc>/sys/fs/file-nr first field", "File handles allocated by the kernel."},
+	{SystemFSFileHandlesAllocatedUnused, batch.Gauge, "files", FamilySystem, "", "file-nr second field", "Allocated but unused file handles (0 since Linux 2.6)."},
+	{SystemFSFileHandlesUsed, batch.Gauge, "files", FamilySystem, "", "allocated − unused", "File handles in use."},
+	{SystemFSFileHandlesInUse, batch.Gauge, "fraction", FamilySystem, "", "used ÷ max", "Share of the file handle limit in use."},
+	{SystemFSFileHandlesMax, batch.Gauge, "files", FamilySystem, "", "file-nr third field (fs.file-max)", "File handle limit."},
 
 	{AgentRunning, batch.Gauge, "", FamilyAgent, "version", "constant 1", "The host map's \"agent up\" heartbeat."},
 

@@ -332,6 +332,14 @@ func (d *Deriver) deriveContainer(s *collect.Snapshot, c *collect.Container, st 
 			gauge(DockerMemInUse, float64(mem.RSS)/float64(mem.Limit), di)
 		}
 	}
+	if c.Procs.FDsKnown {
+		if ctr {
+			gauge(ContainerPidOpenFiles, float64(c.Procs.OpenFDs), ti)
+		}
+		if dkr {
+			gauge(DockerContainerOpenFDs, float64(c.Procs.OpenFDs), di)
+		}
+	}
 	both(cgroup.PidsCurrent, ContainerPidThreadCount, DockerThreadCount, cur.Pids.Current)
 	if cur.Pids.Limit > 0 {
 		both(cgroup.PidsLimit, ContainerPidThreadLimit, DockerThreadLimit, cur.Pids.Limit)

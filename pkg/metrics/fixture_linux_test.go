@@ -89,7 +89,9 @@ func TestDeriveFixtures(t *testing.T) {
 
 			host := []string{SystemCPUNumCores, SystemLoad1, SystemLoadNorm1, SystemUptime, SystemMemTotal,
 				SystemMemUsable, SystemSwapTotal, SystemIORs, SystemIOUtil, SystemIOBlockIn, AgentRunning,
-				DockerContainersRunningTot, DockerContainersStoppedTot, WhippetProcessesTracked}
+				DockerContainersRunningTot, DockerContainersStoppedTot, WhippetProcessesTracked,
+				SystemNetTCPCurrentEstablished, SystemNetTCPInSegs, SystemNetTCPListenDrops, SystemNetUDPInDatagrams,
+				SystemFSFileHandlesAllocated, SystemFSFileHandlesInUse}
 			for _, name := range host {
 				if len(find(&m, name)) == 0 {
 					t.Errorf("%s missing", name)

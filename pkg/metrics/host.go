@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"math"
+	"path"
 	"time"
 
 	"github.com/whippet-agent/whippet/pkg/batch"
@@ -28,6 +29,12 @@ type hostState struct {
 	ifaces  []host.Iface
 	hasNet  bool
 	tags    map[string]*hostTags // device:/device_name: tag sets by device or interface name
+
+	snmp       host.Snmp
+	hasSnmp    bool
+	netstat    host.Netstat
+	hasNetstat bool
+	fsTags     map[string]*hostTags // device:/device_name: tag sets by filesystem source
 }
 
 // hostTags is a cached tag set of one block device or interface.
@@ -143,6 +150,19 @@ func (d *Deriver) deriveHost(s *collect.Snapshot, out *batch.Metrics, g int32) {
 		p.hasNet = false
 	}
 
+	d.deriveNetProto(h, out, dt, timed, g)
+	if h.Has(host.FileFileNr) {
+		deriveFileNr(out, &h.FileNr, g)
+	}
+	if h.HasFS {
+		d.deriveFS(out, &h.FS)
+		for dev, e := range p.fsTags {
+			if e.gen != d.gen {
+				delete(p.fsTags, dev)
+			}
+		}
+	}
+
 	// Forget the tag sets of devices and interfaces that went away (veth pairs
 	// come and go with containers).
 	for name, e := range p.tags {
@@ -151,6 +171,126 @@ func (d *Deriver) deriveHost(s *collect.Snapshot, out *batch.Metrics, g int32) {
 		}
 	}
 	p.t = s.Time
+}
+
+// deriveNetProto emits the agent's default system.net.tcp.* and
+// system.net.udp.* series from the host namespace's net/snmp and net/netstat:
+// rates of the counters, and the established connections as a gauge.
+func (d *Deriver) deriveNetProto(h *host.Snapshot, out *batch.Metrics, dt float64, timed bool, g int32) {
+	p := &d.host
+	if h.Has(host.FileSnmp) {
+		c, pv := &h.Snmp, &p.snmp
+		if c.Has&host.TcpCurrEstab != 0 {
+			out.Add(SystemNetTCPCurrentEstablished, batch.Gauge, float64(c.Tcp.CurrEstab), g)
+		}
+		if p.hasSnmp && timed {
+			both := c.Has & pv.Has
+			r := func(bit host.SnmpField, name string, cur, prev uint64) {
+				if both&bit != 0 {
+					rate(out, name, cur, prev, dt, 1, g)
+				}
+			}
+			t, pt := &c.Tcp, &pv.Tcp
+			r(host.TcpRetransSegs, SystemNetTCPRetransSegs, t.RetransSegs, pt.RetransSegs)
+			r(host.TcpInSegs, SystemNetTCPInSegs, t.InSegs, pt.InSegs)
+			r(host.TcpOutSegs, SystemNetTCPOutSegs, t.OutSegs, pt.OutSegs)
+			r(host.TcpActiveOpens, SystemNetTCPActiveOpens, t.ActiveOpens, pt.ActiveOpens)
+			r(host.TcpPassiveOpens, SystemNetTCPPassiveOpens, t.PassiveOpens, pt.PassiveOpens)
+			r(host.TcpAttemptFails, SystemNetTCPAttemptFails, t.AttemptFails, pt.AttemptFails)
+			r(host.TcpEstabResets, SystemNetTCPEstablishedResets, t.EstabResets, pt.EstabResets)
+			r(host.TcpInErrs, SystemNetTCPInErrors, t.InErrs, pt.InErrs)
+			r(host.TcpOutRsts, SystemNetTCPOutResets, t.OutRsts, pt.OutRsts)
+			u, pu := &c.Udp, &pv.Udp
+			r(host.UdpInDatagrams, SystemNetUDPInDatagrams, u.InDatagrams, pu.InDatagrams)
+			r(host.UdpNoPorts, SystemNetUDPNoPorts, u.NoPorts, pu.NoPorts)
+			r(host.UdpInErrors, SystemNetUDPInErrors, u.InErrors, pu.InErrors)
+			r(host.UdpOutDatagrams, SystemNetUDPOutDatagrams, u.OutDatagrams, pu.OutDatagrams)
+			r(host.UdpRcvbufErrors, SystemNetUDPRcvBufErrors, u.RcvbufErrors, pu.RcvbufErrors)
+			r(host.UdpSndbufErrors, SystemNetUDPSndBufErrors, u.SndbufErrors, pu.SndbufErrors)
+			r(host.UdpInCsumErrors, SystemNetUDPInCsumErrors, u.InCsumErrors, pu.InCsumErrors)
+		}
+		p.snmp, p.hasSnmp = *c, true
+	} else {
+		p.hasSnmp = false
+	}
+	if h.Has(host.FileNetstat) {
+		c, pv := &h.Netstat, &p.netstat
+		if p.hasNetstat && timed {
+			both := c.Has & pv.Has
+			r := func(bit host.NetstatField, name string, cur, prev uint64) {
+				if both&bit != 0 {
+					rate(out, name, cur, prev, dt, 1, g)
+				}
+			}
+			r(host.NetstatListenOverflows, SystemNetTCPListenOverflows, c.ListenOverflows, pv.ListenOverflows)
+			r(host.NetstatListenDrops, SystemNetTCPListenDrops, c.ListenDrops, pv.ListenDrops)
+			r(host.NetstatTCPBacklogDrop, SystemNetTCPBacklogDrops, c.TCPBacklogDrop, pv.TCPBacklogDrop)
+			r(host.NetstatTCPRetransFail, SystemNetTCPFailedRetransmits, c.TCPRetransFail, pv.TCPRetransFail)
+		}
+		p.netstat, p.hasNetstat = *c, true
+	} else {
+		p.hasNetstat = false
+	}
+}
+
+// deriveFileNr emits the agent's file_handle check: system.fs.file_handles.*.
+func deriveFileNr(out *batch.Metrics, f *host.FileNr, g int32) {
+	used := f.Allocated - min(f.Unused, f.Allocated)
+	out.Add(SystemFSFileHandlesAllocated, batch.Gauge, float64(f.Allocated), g)
+	out.Add(SystemFSFileHandlesAllocatedUnused, batch.Gauge, float64(f.Unused), g)
+	out.Add(SystemFSFileHandlesUsed, batch.Gauge, float64(used), g)
+	out.Add(SystemFSFileHandlesMax, batch.Gauge, float64(f.Max), g)
+	if f.Max > 0 {
+		out.Add(SystemFSFileHandlesInUse, batch.Gauge, float64(used)/float64(f.Max), g)
+	}
+}
+
+// fsTagSet returns the tag set of filesystem source dev (device:/dev/nvme0n1p1,
+// device_name:nvme0n1p1, as the agent's disk check tags), built on first use.
+func (d *Deriver) fsTagSet(dev string) []string {
+	if d.host.fsTags == nil {
+		d.host.fsTags = map[string]*hostTags{}
+	}
+	e := d.host.fsTags[dev]
+	if e == nil {
+		e = &hostTags{tags: tagSet(d.global, []string{"device:" + dev, "device_name:" + path.Base(dev)})}
+		d.host.fsTags[dev] = e
+	}
+	e.gen = d.gen
+	return e.tags
+}
+
+// deriveFS emits the agent's disk check gauges per filesystem with gopsutil's
+// arithmetic: used is total − f_bfree, free is f_bavail (so used + free falls
+// short of total by the root reserve), and utilized is used ÷ (used + free).
+func (d *Deriver) deriveFS(out *batch.Metrics, fs *host.Filesystems) {
+	for i := range fs.Mounts {
+		m := &fs.Mounts[i]
+		tags := out.AddTagSet(d.fsTagSet(m.Device))
+		used := m.Total - min(m.Free, m.Total)
+		out.Add(SystemDiskTotal, batch.Gauge, float64(m.Total)/1024, tags)
+		out.Add(SystemDiskUsed, batch.Gauge, float64(used)/1024, tags)
+		out.Add(SystemDiskFree, batch.Gauge, float64(m.Avail)/1024, tags)
+		pct := 0.0
+		if used+m.Avail > 0 {
+			pct = float64(used) / float64(used+m.Avail) * 100
+		}
+		out.Add(SystemDiskUtilized, batch.Gauge, pct, tags)
+		out.Add(SystemDiskInUse, batch.Gauge, pct/100, tags)
+		if m.Files == 0 {
+			continue // no fixed inode count (btrfs): the agent sends none
+		}
+		var iused uint64
+		if m.FilesFree <= m.Files {
+			iused = m.Files - m.FilesFree
+		}
+		ipct := float64(iused) / float64(m.Files) * 100
+		out.Add(SystemFSInodesTotal, batch.Gauge, float64(m.Files), tags)
+		out.Add(SystemFSInodesUsed, batch.Gauge, float64(iused), tags)
+		out.Add(SystemFSInodesFree, batch.Gauge, float64(m.FilesFree), tags)
+		out.Add(SystemFSInodesUtilized, batch.Gauge, ipct, tags)
+		out.Add(SystemFSInodesInUse, batch.Gauge, ipct/100, tags)
+	}
 }
 
 // deriveCPU emits the agent's system.cpu.* percentages: each state's share of the

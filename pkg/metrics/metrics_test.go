@@ -251,6 +251,34 @@ func TestUnits(t *testing.T) {
 		{SystemIOUtil, "device:sda", 25},
 		{SystemIOAvgQSz, "device:sda", 1},
 		{SystemNetPacketsInDrop, "device:eth0", 1},
+		{ContainerPidOpenFiles, v1, 20},
+		{DockerContainerOpenFDs, v2 + ",runtime:docker", 21},
+		{SystemNetTCPRetransSegs, "", tcpRetransPerSec},
+		{SystemNetTCPInSegs, "", 100},
+		{SystemNetTCPPassiveOpens, "", 2},
+		{SystemNetTCPAttemptFails, "", 0},
+		{SystemNetTCPCurrentEstablished, "", 42},
+		{SystemNetTCPListenDrops, "", 1},
+		{SystemNetTCPBacklogDrops, "", 0},
+		{SystemNetUDPInDatagrams, "", udpInPerSec},
+		{SystemNetUDPOutDatagrams, "", 40},
+		{SystemFSFileHandlesAllocated, "", 3000},
+		{SystemFSFileHandlesUsed, "", 3000},
+		{SystemFSFileHandlesAllocatedUnused, "", 0},
+		{SystemFSFileHandlesMax, "", 1e6},
+		{SystemFSFileHandlesInUse, "", 0.003},
+		// / : 100 GiB, 40 GiB free (bfree), 35 GiB available (bavail), in KiB.
+		{SystemDiskTotal, "device:/dev/nvme0n1p1,device_name:nvme0n1p1", 100 << 20},
+		{SystemDiskUsed, "device:/dev/nvme0n1p1", 60 << 20},
+		{SystemDiskFree, "device:/dev/nvme0n1p1", 35 << 20},
+		{SystemDiskUtilized, "device:/dev/nvme0n1p1", 60.0 / 95 * 100},
+		{SystemDiskInUse, "device:/dev/nvme0n1p1", 60.0 / 95},
+		{SystemFSInodesTotal, "device:/dev/nvme0n1p1", 1 << 20},
+		{SystemFSInodesUsed, "device:/dev/nvme0n1p1", 1 << 18},
+		{SystemFSInodesFree, "device:/dev/nvme0n1p1", 3 << 18},
+		{SystemFSInodesUtilized, "device:/dev/nvme0n1p1", 25},
+		{SystemFSInodesInUse, "device:/dev/nvme0n1p1", 0.25},
+		{SystemDiskUtilized, "device:/dev/sdb,device_name:sdb", 0},
 		{AgentRunning, "version:0.1.0", 1},
 		{WhippetEventsLost, "", 2},
 		{WhippetCollectorErrors, "collector:proc", 15},
@@ -398,8 +426,7 @@ func TestDockerConformance(t *testing.T) {
 		DockerCPUUsage, DockerCPUUser, DockerKmemUsage, DockerMemCache, DockerMemFailedCount, DockerMemRSS,
 		DockerMemSwap, DockerMemWorkingSet, DockerNetBytesRcvd, DockerNetBytesSent, DockerThreadCount,
 		DockerThreadLimit, DockerUptime, DockerContainersRunning, DockerContainersRunningTot, DockerContainersStopped,
-		// docker.container.open_fds is missing: the snapshot has no per-container
-		// fd count (collect.ProcAggregate would need one).
+		DockerContainerOpenFDs,
 	}
 	for _, name := range want {
 		got := find(m, name)
@@ -415,7 +442,7 @@ func TestDockerConformance(t *testing.T) {
 				t.Errorf("%s without docker_network: %v", name, got[0].Tags)
 			}
 		}
-		if strings.HasPrefix(name, "docker.cpu") || strings.HasPrefix(name, "docker.mem") || name == DockerUptime {
+		if strings.HasPrefix(name, "docker.cpu") || strings.HasPrefix(name, "docker.mem") || name == DockerUptime || name == DockerContainerOpenFDs {
 			if !slices.Contains(got[0].Tags, "runtime:docker") {
 				t.Errorf("%s without runtime:docker: %v", name, got[0].Tags)
 			}

@@ -55,8 +55,32 @@ func synthHost() host.Snapshot {
 			{Major: 259, Minor: 0, Name: "nvme0n1", Fields: 17},
 		}},
 		NetDev: host.NetDev{Ifaces: []host.Iface{{Name: "lo", RxBytes: 5000, TxBytes: 5000}, {Name: "eth0", RxBytes: 1e6, TxBytes: 2e6}}},
+		Snmp: host.Snmp{
+			Tcp: host.Tcp{ActiveOpens: 100, PassiveOpens: 200, AttemptFails: 3, EstabResets: 4, CurrEstab: 42,
+				InSegs: 10_000, OutSegs: 9000, RetransSegs: 50, InErrs: 1, OutRsts: 7},
+			Udp: host.Udp{InDatagrams: 5000, NoPorts: 2, InErrors: 1, OutDatagrams: 4000, RcvbufErrors: 1, SndbufErrors: 1, InCsumErrors: 1},
+			Has: allSnmp,
+		},
+		Netstat: host.Netstat{ListenOverflows: 1, ListenDrops: 2, TCPBacklogDrop: 3, TCPRetransFail: 4, Has: allNetstat},
+		FileNr:  host.FileNr{Allocated: 3000, Unused: 0, Max: 1_000_000},
+		FS: host.Filesystems{Mounts: []host.Filesystem{
+			// 100 GiB, 40 GiB free of which 35 GiB available; 1M inodes, 250k used.
+			{Device: "/dev/nvme0n1p1", MountPoint: "/", Type: "xfs", Major: 259, Minor: 1,
+				Total: 100 << 30, Free: 40 << 30, Avail: 35 << 30, Files: 1 << 20, FilesFree: 3 << 18},
+			// btrfs: no inode count.
+			{Device: "/dev/sdb", MountPoint: "/data", Type: "btrfs", Major: 8, Minor: 16,
+				Total: 10 << 30, Free: 10 << 30, Avail: 10 << 30},
+		}},
+		HasFS: true,
 	}
 }
+
+const allSnmp = host.TcpActiveOpens | host.TcpPassiveOpens | host.TcpAttemptFails | host.TcpEstabResets |
+	host.TcpCurrEstab | host.TcpInSegs | host.TcpOutSegs | host.TcpRetransSegs | host.TcpInErrs | host.TcpOutRsts |
+	host.UdpInDatagrams | host.UdpNoPorts | host.UdpInErrors | host.UdpOutDatagrams | host.UdpRcvbufErrors |
+	host.UdpSndbufErrors | host.UdpInCsumErrors
+
+const allNetstat = host.NetstatListenOverflows | host.NetstatListenDrops | host.NetstatTCPBacklogDrop | host.NetstatTCPRetransFail
 
 // synthMeta is a running container; ECS task containers every other one.
 func synthMeta(i int, started time.Time) *container.Meta {
@@ -104,6 +128,7 @@ func synthContainer(i int, now time.Time) *collect.Container {
 	c.Cur.Net = host.NetDev{Ifaces: []host.Iface{{Name: "lo", RxBytes: 10, TxBytes: 10}, {Name: "eth0", RxBytes: 1000, TxBytes: 2000, RxPackets: 10, TxPackets: 20}}}
 	c.Cur.HasNet = true
 	c.Cur.Time = now
+	c.Procs = collect.ProcAggregate{Count: 3, Threads: 12, OpenFDs: int64(20 + i), FDsKnown: true}
 	return c
 }
 
@@ -134,6 +159,8 @@ const (
 	hostTicksPerSec  = 400 // 4 CPUs × USER_HZ
 	diskReadsPerSec  = 10
 	diskWritesPerSec = 20
+	tcpRetransPerSec = 3
+	udpInPerSec      = 50
 )
 
 // tick moves s forward by dt seconds, growing every counter at its rate. It
@@ -179,6 +206,16 @@ func tick(s *collect.Snapshot, dt int) {
 		f.TxPackets += 20 * u
 		f.RxDrop += u
 	}
+	tcp, udp := &s.Host.Snmp.Tcp, &s.Host.Snmp.Udp
+	tcp.RetransSegs += tcpRetransPerSec * u
+	tcp.InSegs += 100 * u
+	tcp.OutSegs += 90 * u
+	tcp.ActiveOpens += u
+	tcp.PassiveOpens += 2 * u
+	tcp.OutRsts += u
+	udp.InDatagrams += udpInPerSec * u
+	udp.OutDatagrams += 40 * u
+	s.Host.Netstat.ListenDrops += u
 	for _, ctr := range s.Containers {
 		if ctr.Meta == nil || !ctr.Meta.Running() {
 			continue

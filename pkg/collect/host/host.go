@@ -1,6 +1,7 @@
 // Package host reads the host-wide /proc files behind Datadog's system.* metrics:
-// stat, meminfo, loadavg, uptime, vmstat, diskstats and the host namespace's
-// net/dev.
+// stat, meminfo, loadavg, uptime, vmstat, diskstats, the host namespace's
+// net/dev, net/snmp and net/netstat, sys/fs/file-nr, and on request the host's
+// filesystems (mountinfo and statfs, see ReadFS).
 //
 // Each file has a pure parser (ParseStat, ParseMeminfo, ...) that fills a caller's
 // struct from bytes without allocating, and a Reader holds the files open and
@@ -27,10 +28,13 @@ const (
 	FileVmstat                // <proc>/vmstat
 	FileDiskstats             // <proc>/diskstats
 	FileNetDev                // <proc>/1/net/dev: the host network namespace's
+	FileSnmp                  // <proc>/1/net/snmp: the host namespace's Tcp: and Udp: counters
+	FileNetstat               // <proc>/1/net/netstat: the host namespace's TcpExt: counters
+	FileFileNr                // <proc>/sys/fs/file-nr: the file handle table
 	NumFiles
 )
 
-var fileNames = [NumFiles]string{"stat", "meminfo", "loadavg", "uptime", "vmstat", "diskstats", "net/dev"}
+var fileNames = [NumFiles]string{"stat", "meminfo", "loadavg", "uptime", "vmstat", "diskstats", "net/dev", "net/snmp", "net/netstat", "sys/fs/file-nr"}
 
 func (f File) String() string {
 	if f < NumFiles {
@@ -49,6 +53,18 @@ type Snapshot struct {
 	Vmstat    Vmstat
 	Diskstats Diskstats
 	NetDev    NetDev
+	Snmp      Snmp
+	Netstat   Netstat
+	FileNr    FileNr
+
+	// FS is the host's block filesystems, read by Reader.ReadFS only on the
+	// cycles that ask for it (statfs per mount). HasFS says FS was read into
+	// this snapshot: Read clears it, so a reused snapshot never passes an old
+	// read off as new. FSErr is why ReadFS failed as a whole (mountinfo
+	// unreadable); single unusable mounts are counted in FS instead.
+	FS    Filesystems
+	HasFS bool
+	FSErr error
 
 	// Err holds, per file, why it is not in this snapshot (absent on this kernel,
 	// unreadable, malformed); nil when it was read and parsed.
@@ -76,6 +92,12 @@ func (s *Snapshot) parse(f File, b []byte) error {
 		return ParseDiskstats(b, &s.Diskstats)
 	case FileNetDev:
 		return ParseNetDev(b, &s.NetDev)
+	case FileSnmp:
+		return ParseSnmp(b, &s.Snmp)
+	case FileNetstat:
+		return ParseNetstat(b, &s.Netstat)
+	case FileFileNr:
+		return ParseFileNr(b, &s.FileNr)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"slices"
@@ -31,6 +32,9 @@ type oracle struct {
 	vmstat  map[string]uint64
 	disks   []blockdevice.Diskstats
 	netDev  procfs.NetDev
+	snmp    procfs.ProcSnmp
+	netstat procfs.ProcNetstat
+	fileNr  [3]uint64
 	present [NumFiles]bool
 }
 
@@ -69,7 +73,73 @@ func readOracle(t *testing.T, root hostfs.Root) *oracle {
 		o.netDev, err = p.NetDev()
 	}
 	ok(FileNetDev, err)
+	if p, err = fs.Proc(1); err == nil {
+		o.snmp, err = p.Snmp()
+	}
+	ok(FileSnmp, err)
+	if p, err = fs.Proc(1); err == nil {
+		o.netstat, err = p.Netstat()
+	}
+	if err == nil && o.netstat.TCPBacklogDrop == nil {
+		// procfs v0.23 declares TCPBacklogDrop but never fills it: take it from
+		// a plain parse of the same file.
+		var ref map[string]uint64
+		if ref, err = oracleGroup(root.Proc("1", "net", "netstat"), "TcpExt:"); err == nil {
+			if v, ok := ref["TCPBacklogDrop"]; ok {
+				f := float64(v)
+				o.netstat.TCPBacklogDrop = &f
+			}
+		}
+	}
+	ok(FileNetstat, err)
+	o.fileNr, err = oracleFileNr(root)
+	ok(FileFileNr, err)
 	return &o
+}
+
+// oracleGroup parses the header and value lines of group prefix in a
+// net/snmp-style file with strings.Fields.
+func oracleGroup(path, prefix string) (map[string]uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for ln := range strings.Lines(string(b)) {
+		if strings.HasPrefix(ln, prefix) {
+			lines = append(lines, ln)
+		}
+	}
+	if len(lines) != 2 {
+		return nil, fmt.Errorf("%s: %d %s lines", path, len(lines), prefix)
+	}
+	names, values := strings.Fields(lines[0])[1:], strings.Fields(lines[1])[1:]
+	m := map[string]uint64{}
+	for i, n := range names {
+		if v, err := strconv.ParseUint(values[i], 10, 64); err == nil {
+			m[n] = v
+		}
+	}
+	return m, nil
+}
+
+// oracleFileNr is the agent's own parse of file-nr: three tab-separated fields.
+func oracleFileNr(root hostfs.Root) ([3]uint64, error) {
+	var v [3]uint64
+	b, err := os.ReadFile(root.Proc("sys", "fs", "file-nr"))
+	if err != nil {
+		return v, err
+	}
+	f := strings.Split(strings.TrimRight(string(b), "\n"), "\t")
+	if len(f) != 3 {
+		return v, fmt.Errorf("file-nr: %d fields", len(f))
+	}
+	for i := range f {
+		if v[i], err = strconv.ParseUint(f[i], 10, 64); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
 }
 
 func oracleUptime(root hostfs.Root) ([2]float64, error) {
@@ -169,6 +239,21 @@ func TestProcfsDifferential(t *testing.T) {
 			}
 			if a.Has(FileNetDev) {
 				diffNetDev(t, live, a.NetDev.Ifaces, b.NetDev.Ifaces, o.netDev)
+			}
+			if a.Has(FileSnmp) {
+				diffSnmp(t, live, &a.Snmp, &b.Snmp, &o.snmp)
+			}
+			if a.Has(FileNetstat) {
+				diffNetstat(t, live, &a.Netstat, &b.Netstat, &o.netstat)
+			}
+			if a.Has(FileFileNr) {
+				// The handle count moves with every open: only max is stable.
+				checkCounters(t, live, []counter{
+					{"file-nr max", a.FileNr.Max, o.fileNr[2], b.FileNr.Max, true},
+				})
+				if !live && (a.FileNr.Allocated != o.fileNr[0] || a.FileNr.Unused != o.fileNr[1]) {
+					t.Errorf("file-nr = %+v, reference %v", a.FileNr, o.fileNr)
+				}
 			}
 		})
 	}
@@ -440,4 +525,86 @@ func TestProcfsDifferentialFiles(t *testing.T) {
 	diffLoadavg(t, false, &s.Loadavg, &s.Loadavg, o.load)
 	diffDiskstats(t, false, s.Diskstats.Disks, s.Diskstats.Disks, o.disks)
 	diffNetDev(t, false, s.NetDev.Ifaces, s.NetDev.Ifaces, o.netDev)
+}
+
+// pf turns procfs's optional float into a counter value; absent is a test
+// failure reported by the caller through ok.
+func pf(v *float64) (uint64, bool) {
+	if v == nil {
+		return 0, false
+	}
+	return uint64(*v), true
+}
+
+func diffSnmp(t *testing.T, live bool, a, b *Snmp, o *procfs.ProcSnmp) {
+	t.Helper()
+	type col struct {
+		name    string
+		bit     SnmpField
+		lo, hi  uint64
+		theirs  *float64
+		isGauge bool
+	}
+	cols := []col{
+		{"Tcp ActiveOpens", TcpActiveOpens, a.Tcp.ActiveOpens, b.Tcp.ActiveOpens, o.Tcp.ActiveOpens, false},
+		{"Tcp PassiveOpens", TcpPassiveOpens, a.Tcp.PassiveOpens, b.Tcp.PassiveOpens, o.Tcp.PassiveOpens, false},
+		{"Tcp AttemptFails", TcpAttemptFails, a.Tcp.AttemptFails, b.Tcp.AttemptFails, o.Tcp.AttemptFails, false},
+		{"Tcp EstabResets", TcpEstabResets, a.Tcp.EstabResets, b.Tcp.EstabResets, o.Tcp.EstabResets, false},
+		{"Tcp CurrEstab", TcpCurrEstab, a.Tcp.CurrEstab, b.Tcp.CurrEstab, o.Tcp.CurrEstab, true},
+		{"Tcp InSegs", TcpInSegs, a.Tcp.InSegs, b.Tcp.InSegs, o.Tcp.InSegs, false},
+		{"Tcp OutSegs", TcpOutSegs, a.Tcp.OutSegs, b.Tcp.OutSegs, o.Tcp.OutSegs, false},
+		{"Tcp RetransSegs", TcpRetransSegs, a.Tcp.RetransSegs, b.Tcp.RetransSegs, o.Tcp.RetransSegs, false},
+		{"Tcp InErrs", TcpInErrs, a.Tcp.InErrs, b.Tcp.InErrs, o.Tcp.InErrs, false},
+		{"Tcp OutRsts", TcpOutRsts, a.Tcp.OutRsts, b.Tcp.OutRsts, o.Tcp.OutRsts, false},
+		{"Udp InDatagrams", UdpInDatagrams, a.Udp.InDatagrams, b.Udp.InDatagrams, o.Udp.InDatagrams, false},
+		{"Udp NoPorts", UdpNoPorts, a.Udp.NoPorts, b.Udp.NoPorts, o.Udp.NoPorts, false},
+		{"Udp InErrors", UdpInErrors, a.Udp.InErrors, b.Udp.InErrors, o.Udp.InErrors, false},
+		{"Udp OutDatagrams", UdpOutDatagrams, a.Udp.OutDatagrams, b.Udp.OutDatagrams, o.Udp.OutDatagrams, false},
+		{"Udp RcvbufErrors", UdpRcvbufErrors, a.Udp.RcvbufErrors, b.Udp.RcvbufErrors, o.Udp.RcvbufErrors, false},
+		{"Udp SndbufErrors", UdpSndbufErrors, a.Udp.SndbufErrors, b.Udp.SndbufErrors, o.Udp.SndbufErrors, false},
+		{"Udp InCsumErrors", UdpInCsumErrors, a.Udp.InCsumErrors, b.Udp.InCsumErrors, o.Udp.InCsumErrors, false},
+	}
+	var cs []counter
+	for _, c := range cols {
+		mid, ok := pf(c.theirs)
+		if ok != (a.Has&c.bit != 0) {
+			t.Errorf("snmp %s: ours present %v, procfs %v", c.name, a.Has&c.bit != 0, ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if c.isGauge && live {
+			continue // established connections come and go both ways
+		}
+		cs = append(cs, counter{"snmp " + c.name, c.lo, mid, c.hi, false})
+	}
+	checkCounters(t, live, cs)
+}
+
+func diffNetstat(t *testing.T, live bool, a, b *Netstat, o *procfs.ProcNetstat) {
+	t.Helper()
+	cols := []struct {
+		name   string
+		bit    NetstatField
+		lo, hi uint64
+		theirs *float64
+	}{
+		{"ListenOverflows", NetstatListenOverflows, a.ListenOverflows, b.ListenOverflows, o.TcpExt.ListenOverflows},
+		{"ListenDrops", NetstatListenDrops, a.ListenDrops, b.ListenDrops, o.TcpExt.ListenDrops},
+		{"TCPBacklogDrop", NetstatTCPBacklogDrop, a.TCPBacklogDrop, b.TCPBacklogDrop, o.TcpExt.TCPBacklogDrop},
+		{"TCPRetransFail", NetstatTCPRetransFail, a.TCPRetransFail, b.TCPRetransFail, o.TcpExt.TCPRetransFail},
+	}
+	var cs []counter
+	for _, c := range cols {
+		mid, ok := pf(c.theirs)
+		if ok != (a.Has&c.bit != 0) {
+			t.Errorf("netstat %s: ours present %v, procfs %v", c.name, a.Has&c.bit != 0, ok)
+			continue
+		}
+		if ok {
+			cs = append(cs, counter{"netstat " + c.name, c.lo, mid, c.hi, false})
+		}
+	}
+	checkCounters(t, live, cs)
 }

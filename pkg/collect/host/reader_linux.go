@@ -15,8 +15,12 @@ import (
 //   - vmstat: mm/vmstat.c → proc_create_seq(vmstat_op), one record per counter
 //   - diskstats: block/genhd.c → proc_create_seq(diskstats_op), one record per disk
 //   - net/dev: net/core/net-procfs.c → proc_create_net(dev_seq_ops), one per device
+//   - net/snmp, net/netstat: net/ipv4/proc.c → proc_create_net_single
+//   - sys/fs/file-nr: a sysctl (fs/proc/proc_sysctl.c, proc_sys_call_handler),
+//     whose handler formats the whole value on a read at offset 0
 var single = [NumFiles]bool{
 	FileStat: true, FileMeminfo: true, FileLoadavg: true, FileUptime: true,
+	FileSnmp: true, FileNetstat: true, FileFileNr: true,
 }
 
 // Reader holds the host files open and re-reads them each cycle.
@@ -36,13 +40,15 @@ type Reader struct {
 	paths [NumFiles]string
 	buf   []byte
 	done  bool
+	root  hostfs.Root
+	fs    *fsReader // opened by the first ReadFS
 }
 
 // NewReader opens the host files of root. A file the kernel does not have (or
 // that cannot be opened) is recorded and reported in each Snapshot's Err instead
 // of failing; only a root without <proc>/stat, which every procfs has, is an error.
 func NewReader(root hostfs.Root) (*Reader, error) {
-	r := &Reader{buf: make([]byte, pfile.MinBuf)}
+	r := &Reader{buf: make([]byte, pfile.MinBuf), root: root}
 	r.paths = [NumFiles]string{
 		FileStat:      root.Proc("stat"),
 		FileMeminfo:   root.Proc("meminfo"),
@@ -51,6 +57,9 @@ func NewReader(root hostfs.Root) (*Reader, error) {
 		FileVmstat:    root.Proc("vmstat"),
 		FileDiskstats: root.Proc("diskstats"),
 		FileNetDev:    filepath.Join(root.HostNetProc(), "net", "dev"),
+		FileSnmp:      filepath.Join(root.HostNetProc(), "net", "snmp"),
+		FileNetstat:   filepath.Join(root.HostNetProc(), "net", "netstat"),
+		FileFileNr:    root.Proc("sys", "fs", "file-nr"),
 	}
 	var p pfile.Path
 	for f := range NumFiles {
@@ -71,12 +80,14 @@ func NewReader(root hostfs.Root) (*Reader, error) {
 // error in s.Err; a file that fails to read or parse this time gets its error
 // there too and the other files are still read. Read returns the first read or
 // parse error of this cycle (nil when all held files were read and parsed), or
-// ErrClosed. In steady state it does not allocate.
+// ErrClosed. It clears s.HasFS: the filesystems are read by ReadFS only. In
+// steady state it does not allocate.
 func (r *Reader) Read(s *Snapshot) error {
 	if r.done {
 		return ErrClosed
 	}
 	var first error
+	s.HasFS, s.FSErr = false, nil
 	for f := range NumFiles {
 		err := r.open[f]
 		if err == nil {
@@ -107,6 +118,9 @@ func (r *Reader) Close() error {
 	for f, fd := range r.fds {
 		pfile.Close(fd)
 		r.fds[f] = -1
+	}
+	if r.fs != nil {
+		r.fs.close()
 	}
 	return nil
 }

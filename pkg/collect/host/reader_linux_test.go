@@ -20,6 +20,7 @@ import (
 var fileRel = [NumFiles][]string{
 	FileStat: {"stat"}, FileMeminfo: {"meminfo"}, FileLoadavg: {"loadavg"}, FileUptime: {"uptime"},
 	FileVmstat: {"vmstat"}, FileDiskstats: {"diskstats"}, FileNetDev: {"1", "net", "dev"},
+	FileSnmp: {"1", "net", "snmp"}, FileNetstat: {"1", "net", "netstat"}, FileFileNr: {"sys", "fs", "file-nr"},
 }
 
 func newReader(tb testing.TB, root hostfs.Root) *Reader {
@@ -73,7 +74,8 @@ func TestReader(t *testing.T) {
 
 // part is what file f fills in s.
 func part(s *Snapshot, f File) any {
-	return [NumFiles]any{s.Stat, s.Meminfo, s.Loadavg, s.Uptime, s.Vmstat, s.Diskstats.Disks, s.NetDev.Ifaces}[f]
+	return [NumFiles]any{s.Stat, s.Meminfo, s.Loadavg, s.Uptime, s.Vmstat, s.Diskstats.Disks, s.NetDev.Ifaces,
+		s.Snmp, s.Netstat, s.FileNr}[f]
 }
 
 // TestReaderFresh checks that a pread at offset 0 on a held fd regenerates the
