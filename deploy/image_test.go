@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/whippet-agent/whippet/internal/testenv"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
+	"github.com/whippet-agent/whippet/pkg/ship/fakeintake"
 )
 
 const testImage = "whippet:test"
@@ -134,6 +136,82 @@ func TestImage(t *testing.T) {
 		// image has no passwd of its own.
 		if !regexp.MustCompile(`(?m)^\s+1 root\s`).MatchString(out) {
 			t.Errorf("check output lacks the host's pid 1 owned by root:\n%s", out)
+		}
+	})
+
+	// The image as the daemon: the task's mounts, environment and privileges,
+	// shipping to a fake intake. It must report an ECS-labelled container of
+	// the engine with its task tags, and the host's processes with user names.
+	t.Run("ships", func(t *testing.T) {
+		const key = "0123456789abcdef0123456789abcdef"
+		in := fakeintake.New(fakeintake.Options{APIKey: key})
+		url := in.Start()
+		defer in.Close()
+		app := "whippet-deploy-test-app"
+		exec.Command("docker", "rm", "-f", app).Run()
+		out, err := exec.CommandContext(ctx, "docker", "run", "-d", "--network", "none", "--name", app,
+			"--label", "com.amazonaws.ecs.cluster=deploy-cluster",
+			"--label", "com.amazonaws.ecs.task-arn=arn:aws:ecs:us-east-1:123456789012:task/deploy-cluster/0123456789abcdef0123456789abcdef",
+			"--label", "com.amazonaws.ecs.container-name=app",
+			"--label", "com.amazonaws.ecs.task-definition-family=deploy-family",
+			"--label", "com.amazonaws.ecs.task-definition-version=4",
+			"whippet-busybox:latest", "sleep", "300").CombinedOutput()
+		if err != nil {
+			testenv.Skip(t, "no whippet-busybox image to run an app container (scripts/setup-test-host.sh): %v: %s", err, out)
+		}
+		appID := strings.TrimSpace(string(out))
+		defer exec.Command("docker", "rm", "-f", app).Run()
+
+		// The fake intake listens on the host's loopback: the agent shares the
+		// host's network here (the test engine has no bridge); on ECS it reaches
+		// Datadog through the bridge.
+		dargs := slices.Clone(args[:len(args)-1])
+		if dargs[1] != "--rm" || dargs[3] != "none" {
+			t.Fatalf("unexpected docker run arguments %q", dargs[:4])
+		}
+		dargs = slices.Delete(dargs, 1, 2) // kept after it stops, for its exit code
+		dargs[2] = "host"
+		dargs = append(dargs, "-d", "--name", "whippet-deploy-test-agent",
+			"-e", "DD_API_KEY="+key, "-e", "DD_DD_URL="+url, "-e", "DD_PROCESS_CONFIG_PROCESS_DD_URL="+url,
+			"-e", "DD_HOSTNAME=deploy-test-host", "-e", "DD_WHIPPET_METRICS_INTERVAL=2s",
+			"-e", "DD_PROCESS_CONFIG_INTERVALS_PROCESS=2s", "-e", "DD_WHIPPET_STATUS_ADDR=off",
+			testImage, "run")
+		exec.Command("docker", "rm", "-f", "whippet-deploy-test-agent").Run()
+		if out, err := exec.CommandContext(ctx, "docker", dargs...).CombinedOutput(); err != nil {
+			t.Fatalf("docker %s: %v\n%s", strings.Join(dargs, " "), err, out)
+		}
+		defer exec.Command("docker", "rm", "-f", "whippet-deploy-test-agent").Run()
+
+		var tagged, named bool
+		wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+		defer wcancel()
+		err = in.WaitFor(wctx, func(in *fakeintake.Intake) bool {
+			for _, p := range in.Series("container.memory.usage") {
+				if p.Host == "deploy-test-host" && slices.Contains(p.Tags, "container_id:"+appID) &&
+					slices.Contains(p.Tags, "task_family:deploy-family") && slices.Contains(p.Tags, "ecs_cluster_name:deploy-cluster") {
+					tagged = true
+				}
+			}
+			for _, m := range in.Processes() {
+				for _, p := range m.Msg.Processes {
+					if p.Pid == 1 && p.User != nil && p.User.Name == "root" {
+						named = true
+					}
+				}
+			}
+			return tagged && named
+		})
+		if err != nil {
+			logs, _ := exec.Command("docker", "logs", "--tail", "30", "whippet-deploy-test-agent").CombinedOutput()
+			t.Fatalf("the image did not ship the app container with its ECS tags (%v) and the host's pid 1 as root (%v): %v\nagent log:\n%s", tagged, named, err, logs)
+		}
+		if out, err := exec.CommandContext(ctx, "docker", "stop", "-t", "20", "whippet-deploy-test-agent").CombinedOutput(); err != nil {
+			t.Errorf("docker stop: %v: %s", err, out)
+		}
+		code, _ := exec.Command("docker", "inspect", "-f", "{{.State.ExitCode}}", "whippet-deploy-test-agent").Output()
+		if strings.TrimSpace(string(code)) != "0" {
+			logs, _ := exec.Command("docker", "logs", "--tail", "30", "whippet-deploy-test-agent").CombinedOutput()
+			t.Errorf("the agent exited %s on SIGTERM, want 0:\n%s", code, logs)
 		}
 	})
 }
