@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/DataDog/agent-payload/v5 v5.0.215
 	github.com/DataDog/datadog-agent/pkg/util/cgroups v0.85.3
-	github.com/DataDog/datadog-go/v5 v5.9.1
 	github.com/containerd/cgroups/v3 v3.1.3
 	github.com/docker/docker v28.5.2+incompatible
 	github.com/klauspost/compress v1.20.4
