@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -372,6 +373,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}()
+	// Loading the eBPF programs parsed the kernel's BTF (tens of MiB, garbage
+	// now): hand it back to the kernel rather than keep it resident until the
+	// scavenger gets to it.
+	debug.FreeOSMemory()
 	log.Info("whippet started", "version", version, "host", host.name, "host_source", host.source,
 		"root", a.root.String(), "output", cfg.Output, "metrics_interval", cfg.MetricsInterval,
 		"process_interval", cfg.ProcessInterval, "processes", cfg.ProcessEnabled)
