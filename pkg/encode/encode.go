@@ -112,7 +112,11 @@ func newCompressor(kind Compression, level zstd.EncoderLevel) (*compressor, erro
 	c := &compressor{kind: kind}
 	switch kind {
 	case Zstd:
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1))
+		// A 1 MiB window instead of the default 8 MiB: series repeat their tags
+		// within a few KiB, and the history buffer is the agent's largest
+		// allocation otherwise.
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			return nil, fmt.Errorf("new zstd encoder: %w", err)
 		}

@@ -165,7 +165,10 @@ func NewProcessEncoder(opts ProcessOptions) (*ProcessEncoder, error) {
 	if opts.MaxPerChunk <= 0 {
 		opts.MaxPerChunk = MaxProcsPerChunk
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	// A chunk is at most 100 processes, tens of KiB: a 128 KiB window holds it
+	// whole, at a fraction of the default 8 MiB history.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(1<<17), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, fmt.Errorf("process encoder: new zstd encoder: %w", err)
 	}
