@@ -416,7 +416,8 @@ func (c *Collector) countErr(f proc.File, err error) (gone bool) {
 			c.snap.Stats.ProcsGone++
 			return true
 		}
-		c.snap.Stats.ReadErrors[f]++
+		// Exited after its stat was read: not an error; the next cycle drops it
+		// (and counts it gone).
 		return false
 	}
 	c.snap.Stats.ReadErrors[f]++
