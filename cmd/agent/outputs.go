@@ -168,7 +168,10 @@ func (s *intakeSink) Report(r *status.Report) {
 	r.Errors["spool"] += st.StoreErrors
 	ss := s.spool.Stats()
 	r.Spool = status.Spool{Dir: s.dir, Records: ss.Records, Bytes: ss.Bytes, Evicted: ss.Evicted, Corrupt: ss.Corrupt}
-	r.Queue = int(st.Submitted - st.Completed)
+	// Every record is written ahead to the spool and removed once delivered:
+	// what waits for delivery is what the spool holds (this run's and earlier
+	// runs' alike).
+	r.Queue = ss.Records
 }
 
 // payloadEncoder turns spooled msgpack records into intake payloads. It is

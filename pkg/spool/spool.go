@@ -153,11 +153,13 @@ func prepareDir(dir string, log *slog.Logger) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("spool %s: not a directory", dir)
 	}
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		if err := os.Chmod(dir, perm&0o700); err != nil {
-			return fmt.Errorf("spool %s is writable by group or others (%v) and chmod failed: %w", dir, perm, err)
+	// Owner only: the records hold the host's command lines (scrubbed) and
+	// container inventory; other users may not even list them.
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("spool %s is %v, not owner-only, and chmod failed: %w", dir, perm, err)
 		}
-		log.Warn("spool directory was writable by group or others; set to owner only", "dir", dir, "was", perm.String())
+		log.Warn("spool directory was not owner-only; set to 0700", "dir", dir, "was", perm.String())
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ type Report struct {
 	MetricsPoints int     `json:"metrics_points"` // in the last metrics batch
 
 	Endpoints []Endpoint `json:"endpoints,omitempty"`
-	Queue     int        `json:"queue"`
+	Queue     int        `json:"queue"` // records waiting for delivery (written ahead to the spool)
 	Spool     Spool      `json:"spool"`
 
 	Drops  map[string]uint64 `json:"drops"`  // by reason
@@ -208,7 +208,7 @@ func WriteMetrics(w io.Writer, r Report) error {
 	p.metric("whippet_process_events_lost_total", "counter", "Process events the kernel source lost.", float64(r.EventsLost))
 	p.labeled("whippet_process_event_mode", "gauge", "The process event source (1 for the active one).", "mode", map[string]float64{r.ProcessEvents: 1})
 	p.labeled("whippet_process_sampler", "gauge", "The process sampler (1 for the active one).", "sampler", map[string]float64{r.Sampler: 1})
-	p.metric("whippet_queue_records", "gauge", "Records waiting in memory for delivery.", float64(r.Queue))
+	p.metric("whippet_queue_records", "gauge", "Records waiting for delivery.", float64(r.Queue))
 	p.metric("whippet_spool_records", "gauge", "Records in the disk spool.", float64(r.Spool.Records))
 	p.metric("whippet_spool_bytes", "gauge", "Bytes in the disk spool.", float64(r.Spool.Bytes))
 	p.metric("whippet_spool_evicted_total", "counter", "Spool records evicted at the size cap.", float64(r.Spool.Evicted))
