@@ -62,6 +62,8 @@ type daemon struct {
 	nContain  int
 	nProcs    int
 	apiKey    string // valid, invalid, unchecked, none
+	peakProcs int
+	lastTrim  time.Time
 }
 
 // hostInfo is the resolved host identity.
@@ -165,6 +167,7 @@ func (d *daemon) cycle(now time.Time, doMetrics, doProcs bool) {
 	d.snapStats = snap.Stats
 	d.nContain = len(snap.Containers)
 	d.nProcs = len(snap.Processes)
+	trim := d.shrunk(len(snap.Processes), now)
 	if took > min(d.cfg.MetricsInterval, d.cfg.ProcessInterval) {
 		d.slow++
 	}
@@ -172,7 +175,28 @@ func (d *daemon) cycle(now time.Time, doMetrics, doProcs bool) {
 	if took > min(d.cfg.MetricsInterval, d.cfg.ProcessInterval) {
 		d.log.Warn("slow cycle: longer than the interval; ticks it overran are skipped", "took", took)
 	}
+	if trim {
+		// The host had many more processes a while ago: give the tables' and the
+		// heap's peak back to the kernel.
+		d.a.coll.Trim()
+		debug.FreeOSMemory()
+		d.log.Debug("trimmed after a process peak", "processes", len(snap.Processes))
+	}
 }
+
+// shrunk reports, at most every trimEvery, whether the process count has fallen
+// under half of its peak since the last trim (called with mu held).
+func (d *daemon) shrunk(n int, now time.Time) bool {
+	d.peakProcs = max(d.peakProcs, n)
+	if d.peakProcs < 512 || n > d.peakProcs/2 || now.Sub(d.lastTrim) < trimEvery {
+		return false
+	}
+	d.peakProcs, d.lastTrim = n, now
+	return true
+}
+
+// trimEvery bounds how often a shrinking host triggers a trim.
+const trimEvery = time.Minute
 
 // report is the status server's view of the daemon.
 func (d *daemon) report() status.Report {
@@ -227,8 +251,13 @@ func (d *daemon) report() status.Report {
 	if r.APIKeyState == "invalid" {
 		r.Problems = append(r.Problems, "the intake rejects the API key (403 from /api/v1/validate): data is spooled, not sent; fix DD_API_KEY")
 	}
-	if d.a.sources != nil && !d.a.sources.watcher.Stats().Connected {
-		r.Problems = append(r.Problems, "Docker engine not answering on "+d.a.root.DockerSocket()+": container metrics stale")
+	if d.a.sources != nil {
+		if since, err := d.a.sources.health(); err != nil {
+			r.Problems = append(r.Problems, fmt.Sprintf("Docker engine not answering on %s since %s (%v): container metrics stale",
+				d.a.root.DockerSocket(), since.UTC().Format(time.RFC3339), err))
+		} else if !d.a.sources.watcher.Stats().Connected {
+			r.Problems = append(r.Problems, "Docker events stream disconnected from "+d.a.root.DockerSocket()+": reconnecting; container changes may lag")
+		}
 	}
 	return r
 }

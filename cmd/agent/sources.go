@@ -24,6 +24,56 @@ type containerSources struct {
 	poller  *ecs.Poller
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+
+	mu        sync.Mutex
+	pingErr   error     // the last health check's failure, nil when it answered
+	pingSince time.Time // when the daemon stopped answering
+}
+
+// Health checks: a hung daemon keeps its events stream open and silent, so the
+// watcher alone would not notice it for minutes.
+const (
+	pingEvery   = 10 * time.Second
+	pingTimeout = 5 * time.Second
+)
+
+// watchHealth pings the daemon every pingEvery until ctx ends.
+func (s *containerSources) watchHealth(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		err := s.client.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		s.mu.Lock()
+		was := s.pingErr
+		s.pingErr = err
+		if err != nil && was == nil {
+			s.pingSince = time.Now()
+		}
+		s.mu.Unlock()
+		switch {
+		case err != nil && was == nil:
+			log.Warn("Docker engine not answering: container metrics are stale", "err", err)
+		case err == nil && was != nil:
+			log.Info("Docker engine answering again")
+		}
+	}
+}
+
+// health is since when the daemon has not answered, and the last failure (nil: answering).
+func (s *containerSources) health() (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pingSince, s.pingErr
 }
 
 // startContainers starts following the host's Docker daemon when its socket
@@ -52,8 +102,9 @@ func startContainers(ctx context.Context, root hostfs.Root, log *slog.Logger) *c
 	} else {
 		s.watcher = sock.NewWatcher(s.client, opts)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.watcher.Run(ctx) }()
+	go func() { defer s.wg.Done(); s.watchHealth(ctx, log.With("component", "docker")) }()
 	return s
 }
 

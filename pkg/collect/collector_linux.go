@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"time"
@@ -517,4 +518,19 @@ func (c *Collector) containerOf(p *Process) string {
 		}
 	}
 	return ""
+}
+
+// Trim gives back what a past peak of processes left behind: recycled entries
+// beyond a small reserve, and the process table's map, which Go never shrinks,
+// rebuilt at its current size. The daemon calls it when the host's process count
+// has fallen well below its peak; a steady host never needs it.
+func (c *Collector) Trim() {
+	if keep := len(c.table)/8 + 64; len(c.free) > keep {
+		clear(c.free[keep:])
+		c.free = slices.Clone(c.free[:keep])
+	}
+	t := make(map[int32]*Process, len(c.table))
+	maps.Copy(t, c.table)
+	c.table = t
+	c.snap.Processes = slices.Clone(c.snap.Processes)
 }

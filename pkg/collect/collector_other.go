@@ -26,3 +26,6 @@ func (c *Collector) Collect(time.Time) (*Snapshot, error) { return nil, ErrNotSu
 
 // CollectWith returns ErrNotSupported.
 func (c *Collector) CollectWith(time.Time, Extras) (*Snapshot, error) { return nil, ErrNotSupported }
+
+// Trim does nothing.
+func (c *Collector) Trim() {}

@@ -197,6 +197,13 @@ func choose(srvMax, srvMin apiVersion) (apiVersion, error) {
 	return v, nil
 }
 
+// Ping checks that the daemon answers (GET /_ping, the cheapest call): an open
+// events stream says nothing about a daemon that has hung.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.ping(ctx)
+	return err
+}
+
 // ping returns the daemon's newest API version from GET /_ping (zero when the
 // header is missing, as behind some proxies).
 func (c *Client) ping(ctx context.Context) (srvMax apiVersion, err error) {
