@@ -64,6 +64,7 @@ type daemon struct {
 	apiKey    string // valid, invalid, unchecked, none
 	peakProcs int
 	lastTrim  time.Time
+	lastFree  time.Time
 }
 
 // hostInfo is the resolved host identity.
@@ -176,13 +177,23 @@ func (d *daemon) cycle(now time.Time, doMetrics, doProcs bool) {
 		d.log.Warn("slow cycle: longer than the interval; ticks it overran are skipped", "took", took)
 	}
 	if trim {
-		// The host had many more processes a while ago: give the tables' and the
-		// heap's peak back to the kernel.
+		// The host had many more processes a while ago: give the tables' peak
+		// back.
 		d.a.coll.Trim()
-		debug.FreeOSMemory()
 		d.log.Debug("trimmed after a process peak", "processes", len(snap.Processes))
 	}
+	if trim || now.Sub(d.lastFree) >= freeEvery {
+		// The cycles allocate next to nothing, so the garbage collector seldom
+		// runs on its own and what a burst left (an exec storm's event buffers,
+		// a trimmed table) would stay resident: collect and return it to the
+		// kernel once a minute (a few ms of CPU for a heap this size).
+		d.lastFree = now
+		debug.FreeOSMemory()
+	}
 }
+
+// freeEvery is how often the heap is collected and returned to the kernel.
+const freeEvery = time.Minute
 
 // shrunk reports, at most every trimEvery, whether the process count has fallen
 // under half of its peak since the last trim (called with mu held).

@@ -83,7 +83,13 @@ func (f *EventFeed) Add(e *procevent.Event) {
 // its capacity reused by the feed) and reports whether events were dropped.
 func (f *EventFeed) take(into *[]procEvent) (overflow bool) {
 	f.mu.Lock()
-	f.cur, *into = (*into)[:0], f.cur
+	next := (*into)[:0]
+	if n := max(len(f.cur), 256); cap(next) > 4*n {
+		// After a storm the buffers keep its size (up to the feed's cap, 13 MiB
+		// each): let them shrink back to twice what an interval now needs.
+		next = make([]procEvent, 0, 2*n)
+	}
+	f.cur, *into = next, f.cur
 	overflow, f.overflow = f.overflow, false
 	f.mu.Unlock()
 	return overflow
