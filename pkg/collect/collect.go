@@ -146,7 +146,8 @@ type Stats struct {
 	ProcsGone         uint64 // processes that exited while being read
 	ProcsNew          uint64
 	PidReused         uint64                // a pid seen again with another start time
-	ReadErrors        [proc.NumFiles]uint64 // per proc.File: read failures other than gone (EACCES on io…)
+	ReadErrors        [proc.NumFiles]uint64 // per proc.File: read failures other than gone or denied
+	Denied            [proc.NumFiles]uint64 // per proc.File: reads refused for lack of rights (EACCES/EPERM: io without ptrace rights)
 	IdleSkips         uint64                // status+io reads saved because the process had not run
 	ParseErrors       [proc.NumFiles]uint64 // per proc.File: malformed content, process skipped or field absent
 	HostErrors        uint64                // host files unreadable or malformed this cycle

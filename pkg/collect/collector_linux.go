@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/whippet-agent/whippet/bpf"
@@ -419,6 +420,12 @@ func (c *Collector) countErr(f proc.File, err error) (gone bool) {
 		}
 		// Exited after its stat was read: not an error; the next cycle drops it
 		// (and counts it gone).
+		return false
+	}
+	if err == syscall.EACCES || err == syscall.EPERM { // bare errno on the hot path
+		// Expected without the rights (io of pid 1 in a user namespace, of
+		// others' processes without CAP_SYS_PTRACE): the field stays unknown.
+		c.snap.Stats.Denied[f]++
 		return false
 	}
 	c.snap.Stats.ReadErrors[f]++
