@@ -14,6 +14,8 @@ import (
 	"github.com/whippet-agent/whippet/pkg/config"
 	"github.com/whippet-agent/whippet/pkg/encode/mpack"
 	"github.com/whippet-agent/whippet/pkg/metrics"
+	"github.com/whippet-agent/whippet/pkg/ship"
+	"github.com/whippet-agent/whippet/pkg/spool"
 	"github.com/whippet-agent/whippet/pkg/status"
 )
 
@@ -111,6 +113,15 @@ func decodeFile(name string, w io.Writer) error {
 	}
 	if err := mpack.Print(w, b); err == nil {
 		return nil
+	}
+	// A spool record file: the spool's header, the shipper's, then the record.
+	if data, err := spool.Decode(b); err == nil {
+		kind, ts, rec, err := ship.ParseRecord(data)
+		if err != nil {
+			return fmt.Errorf("decode %s: %w", name, err)
+		}
+		fmt.Fprintf(w, "# spool record: %s batch of %s\n", kind, ts.UTC().Format(time.RFC3339))
+		return mpack.Print(w, rec)
 	}
 	r := mpack.NewReader(bytes.NewReader(b))
 	for n := 0; ; n++ {

@@ -15,49 +15,16 @@ import (
 	"github.com/DataDog/agent-payload/v5/gogen"
 	"github.com/DataDog/agent-payload/v5/process"
 
+	"github.com/whippet-agent/whippet/internal/fixture"
 	"github.com/whippet-agent/whippet/pkg/batch"
 	"github.com/whippet-agent/whippet/pkg/collect"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/collect/passwd"
 	"github.com/whippet-agent/whippet/pkg/config"
-	"github.com/whippet-agent/whippet/pkg/container"
 	"github.com/whippet-agent/whippet/pkg/encode"
 	"github.com/whippet-agent/whippet/pkg/encode/mpack"
 	"github.com/whippet-agent/whippet/pkg/ship"
-	"github.com/whippet-agent/whippet/pkg/sock"
 )
-
-// fixtureSource reports the fixture's recorded containers once.
-type fixtureSource struct{ metas []*container.Meta }
-
-func (f *fixtureSource) Drain(fn func(container.Change)) {
-	for _, m := range f.metas {
-		fn(container.Change{ID: m.ID, Meta: m})
-	}
-	f.metas = nil
-}
-
-func fixtureMetas(t *testing.T, dir string) []*container.Meta {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "docker", "containers", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no inspect replies under %s: %v", dir, err)
-	}
-	var metas []*container.Meta
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &container.Meta{}
-		if err := sock.DecodeInspect(b, m); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		m.Finish()
-		metas = append(metas, m)
-	}
-	return metas
-}
 
 // varies are self-telemetry series whose value depends on the test run.
 var varies = map[string]bool{"whippet.collector.duration": true, "whippet.fds.held": true}
@@ -78,7 +45,11 @@ func TestFixturePayloadGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			coll, err := collect.New(root, collect.Options{Containers: &fixtureSource{fixtureMetas(t, dir)}, Users: users})
+			metas, err := fixture.Metas(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			coll, err := collect.New(root, collect.Options{Containers: &fixture.Source{Metas: metas}, Users: users})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,9 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/whippet-agent/whippet/pkg/batch"
+	"github.com/whippet-agent/whippet/pkg/encode/mpack"
+	"github.com/whippet-agent/whippet/pkg/ship"
+	"github.com/whippet-agent/whippet/pkg/spool"
 )
 
 const fixtureV1 = "../../testdata/fakehost/v1"
@@ -133,5 +140,36 @@ func TestCheckJSON(t *testing.T) {
 	}
 	if !nginx {
 		t.Errorf("check -json lacks the fixture's nginx master process")
+	}
+}
+
+// TestDecodeSpoolFile: `whippet decode` prints a spool record file as the
+// shipper stored it.
+func TestDecodeSpoolFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sp, err := spool.Open(dir, spool.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := batch.Metrics{Host: "h1", Timestamp: 1795700000, Interval: 15}
+	m.Add("system.load.1", batch.Gauge, 0.5, m.AddTagSet([]string{"env:prod"}))
+	var enc mpack.Encoder
+	if _, err := sp.Append(ship.AppendRecord(nil, ship.KindSeries, time.Unix(m.Timestamp, 0), enc.AppendMetrics(nil, &m))); err != nil {
+		t.Fatal(err)
+	}
+	sp.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.rec"))
+	if len(files) != 1 {
+		t.Fatalf("spool files %v, want one record", files)
+	}
+	out, stderr, err := runCmd(t, "decode", files[0])
+	if err != nil {
+		t.Fatalf("decode: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"spool record: series batch", `host="h1"`, "system.load.1 0.5", "env:prod"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("decode output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -3,50 +3,15 @@
 package metrics
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/whippet-agent/whippet/internal/fixture"
 	"github.com/whippet-agent/whippet/pkg/batch"
 	"github.com/whippet-agent/whippet/pkg/collect"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
-	"github.com/whippet-agent/whippet/pkg/container"
-	"github.com/whippet-agent/whippet/pkg/sock"
 )
-
-// fixtureSource reports the fixture's recorded containers once.
-type fixtureSource struct{ metas []*container.Meta }
-
-func (f *fixtureSource) Drain(fn func(container.Change)) {
-	for _, m := range f.metas {
-		fn(container.Change{ID: m.ID, Meta: m})
-	}
-	f.metas = nil
-}
-
-// fixtureMetas decodes the fixture's recorded docker inspect replies.
-func fixtureMetas(t *testing.T, dir string) []*container.Meta {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "docker", "containers", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no inspect replies under %s: %v", dir, err)
-	}
-	var metas []*container.Meta
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &container.Meta{}
-		if err := sock.DecodeInspect(b, m); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		m.Finish()
-		metas = append(metas, m)
-	}
-	return metas
-}
 
 // TestDeriveFixtures derives two cycles over the real fixture hosts (a collector
 // on testdata/fakehost/v1 and /v2 with the recorded containers) and checks the
@@ -58,7 +23,10 @@ func TestDeriveFixtures(t *testing.T) {
 		t.Run(v, func(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join("..", "..", "testdata", "fakehost", v)
-			metas := fixtureMetas(t, dir)
+			metas, err := fixture.Metas(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var now time.Time
 			running, stopped := 0, 0
 			for _, m := range metas {
@@ -72,7 +40,7 @@ func TestDeriveFixtures(t *testing.T) {
 				}
 			}
 			now = now.Add(time.Minute)
-			c, err := collect.New(hostfs.At(dir), collect.Options{Containers: &fixtureSource{metas}})
+			c, err := collect.New(hostfs.At(dir), collect.Options{Containers: &fixture.Source{Metas: metas}})
 			if err != nil {
 				t.Fatalf("collect.New(%s): %v", dir, err)
 			}

@@ -67,6 +67,16 @@ func appendHeader(b []byte, k Kind, ts time.Time) []byte {
 	return binary.LittleEndian.AppendUint64(b, uint64(ts.UnixMilli()))
 }
 
+// AppendRecord appends a stored record: the header the Shipper puts in front
+// of an encoded batch, then the batch (ParseRecord reverses it).
+func AppendRecord(dst []byte, k Kind, ts time.Time, batch []byte) []byte {
+	return append(appendHeader(dst, k, ts), batch...)
+}
+
+// ParseRecord splits a stored record into its kind, timestamp and the encoded
+// batch: for tools that read the spool directly (`whippet decode`).
+func ParseRecord(b []byte) (Kind, time.Time, []byte, error) { return parseHeader(b) }
+
 func parseHeader(b []byte) (Kind, time.Time, []byte, error) {
 	if len(b) < headerLen {
 		return 0, time.Time{}, nil, fmt.Errorf("record of %d bytes: %w", len(b), ErrCorrupt)

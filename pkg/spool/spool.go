@@ -280,6 +280,10 @@ func putHeader(h []byte, data []byte) {
 }
 
 // decode checks a whole record file's bytes and returns its data.
+// Decode returns the data of a record file's content (header checked, CRC
+// verified): for tools that read a spool file directly (`whippet decode`).
+func Decode(b []byte) ([]byte, error) { return decode(b) }
+
 func decode(b []byte) ([]byte, error) {
 	n, sum, err := parseHeader(b)
 	if err != nil {
