@@ -582,8 +582,13 @@ poll:
 	if memIno == 0 {
 		t.Fatalf("container %q: never saw /sys/fs/cgroup/memory/docker/<id>", id)
 	}
-	evs := c.wait(2*time.Second, func(evs []Event) bool {
-		return count(evs, func(e *Event) bool { return e.MemCgroupID == memIno && e.Type == Exit }) > 0
+	// The container has exited: wait until the reader has drained its events
+	// (a quiet ring is drained once a second): sh's exec and fork, and an exit.
+	evs := c.wait(5*time.Second, func(evs []Event) bool {
+		in := func(e *Event) bool { return e.MemCgroupID == memIno }
+		return count(evs, func(e *Event) bool { return in(e) && e.Type == Exit }) > 0 &&
+			count(evs, func(e *Event) bool { return in(e) && e.Type == Exec && string(e.CommBytes()) == "sh" }) > 0 &&
+			count(evs, func(e *Event) bool { return in(e) && e.Type == Fork && string(e.CommBytes()) == "sh" }) > 0
 	})
 	c.stop()
 	var in []Event
