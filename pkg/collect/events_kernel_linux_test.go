@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whippet-agent/whippet/bpf"
 	"github.com/whippet-agent/whippet/internal/testenv"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/procevent"
@@ -83,7 +84,7 @@ func TestKernelShortLived(t *testing.T) {
 			if out, err := exec.Command("docker", "exec", ctr, "sh", "-c", "exit 4").CombinedOutput(); err == nil {
 				t.Fatalf("docker exec exit 4 succeeded: %s", out)
 			}
-			time.Sleep(300 * time.Millisecond) // the readers poll every 100 ms
+			time.Sleep(bpf.DefaultPollInterval + 300*time.Millisecond) // a quiet ring is drained once a poll interval
 
 			s, err := c.Collect(time.Now())
 			if err != nil {
