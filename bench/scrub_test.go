@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/whippet-agent/whippet/internal/agentscrub"
 	"github.com/whippet-agent/whippet/pkg/scrub"
 )
 
@@ -19,66 +19,15 @@ import (
 //	          join, lower-case, fast check, ReplaceAllString, re-split)
 //	whippet   scrub.Scrubber.Append into a reused buffer
 
-// agentScrubber is the agent's procutil.DataScrubber without its cache.
-type agentScrubber struct {
-	pats []agentPattern
-}
+// agentScrubber is the agent's procutil.DataScrubber without its cache
+// (internal/agentscrub).
+type agentScrubber struct{ s *agentscrub.Scrubber }
 
-type agentPattern struct {
-	fast string
-	re   *regexp.Regexp
-}
-
-func newAgentScrubber(words []string) *agentScrubber {
-	s := &agentScrubber{}
-	for _, w := range words {
-		var b strings.Builder
-		for i := 0; i < len(w); i++ {
-			switch {
-			case w[i] != '*':
-				b.WriteByte(w[i])
-			case i == len(w)-1:
-				b.WriteString(`[^ =:]*`)
-			default:
-				b.WriteString(`[^\s=:$/]*`)
-			}
-		}
-		fast := ""
-		for _, p := range strings.Split(w, "*") {
-			if len(p) > len(fast) {
-				fast = p
-			}
-		}
-		s.pats = append(s.pats, agentPattern{strings.ToLower(fast),
-			regexp.MustCompile(`(?P<key>( +| -{1,2})(?i)` + b.String() + `)(?P<delimiter> +|=|:)(?P<value>("([^"]*)")|('([^']*)')|[^\s]*)`)})
-	}
-	return s
-}
+func newAgentScrubber(words []string) *agentScrubber { return &agentScrubber{agentscrub.New(words)} }
 
 // scrub is the agent's path for one process: trimAndSplitBytes, then ScrubCommand.
 func (s *agentScrubber) scrub(cmdline []byte) ([]string, bool) {
-	var args []string
-	for _, a := range bytes.Split(cmdline, []byte{0}) {
-		if len(a) > 0 {
-			args = append(args, string(a))
-		}
-	}
-	raw := strings.Join(args, " ")
-	low := strings.ToLower(raw)
-	changed := false
-	for _, p := range s.pats {
-		if !strings.Contains(low, p.fast) {
-			continue
-		}
-		if p.re.MatchString(raw) {
-			changed = true
-			raw = p.re.ReplaceAllString(raw, "${key}${delimiter}********")
-		}
-	}
-	if !changed {
-		return args, false
-	}
-	return strings.Split(raw, " "), true
+	return s.s.Scrub(agentscrub.Args(cmdline))
 }
 
 // scrubMix is n command lines as a container host runs them.
