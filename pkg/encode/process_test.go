@@ -200,17 +200,22 @@ func TestProcessGolden(t *testing.T) {
 	if diff := cmp.Diff(oracle, raws[0]); diff != "" {
 		t.Errorf("body differs from gogo's Marshal (-gogo +ours):\n%.3000s", diff)
 	}
-	// With the same klauspost/compress, the whole message is what
-	// agent-payload's own encoder produces.
-	theirs, err := process.EncodeMessage(process.Message{
-		Header: process.MessageHeader{Version: process.MessageV3, Encoding: process.MessageEncodingZstdPBxNoCgo, Type: process.TypeCollectorProc},
-		Body:   want,
-	})
+	// The envelope is agent-payload's: its own decoder reads our message back
+	// to the same header and body. (The compressed bytes differ from
+	// process.EncodeMessage's: we compress at zstd's fastest level.)
+	theirs, err := process.DecodeMessage(bodies[0])
 	if err != nil {
-		t.Fatalf("process.EncodeMessage: %v", err)
+		t.Fatalf("process.DecodeMessage: %v", err)
 	}
-	if !bytes.Equal(theirs, bodies[0]) {
-		t.Errorf("message (%d B) differs from process.EncodeMessage's (%d B)", len(bodies[0]), len(theirs))
+	if h := theirs.Header; h.Version != process.MessageV3 || h.Encoding != process.MessageEncodingZstdPBxNoCgo || h.Type != process.TypeCollectorProc {
+		t.Errorf("header = %+v", h)
+	}
+	back, err := theirs.Body.(*process.CollectorProc).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(back, oracle) {
+		t.Errorf("body decoded by process.DecodeMessage (%d B) differs from gogo's Marshal (%d B)", len(back), len(oracle))
 	}
 }
 
