@@ -135,8 +135,9 @@ func (d *daemon) loop(ctx context.Context, cycles int, hup <-chan struct{}, relo
 func (d *daemon) cycle(now time.Time, doMetrics, doProcs bool) {
 	start := time.Now()
 	var snap *collect.Snapshot
-	// Open fds and filesystems feed metrics only: read them on metrics cycles.
-	var extras collect.Extras
+	// Open fds, filesystems and fresh host and cgroup counters feed metrics
+	// only: a process-only tick walks the processes alone.
+	extras := collect.ProcessesOnly
 	if doMetrics {
 		extras = collect.ExtraFDs | collect.ExtraFilesystems
 	}

@@ -175,13 +175,15 @@ func (c *Collector) CollectWith(now time.Time, x Extras) (*Snapshot, error) {
 
 	// Host counters: swap so the previous read stays available for rates, the
 	// device and interface lists keeping their capacity in both.
-	s.Host, s.HostPrev = s.HostPrev, s.Host
-	s.HasPrev = s.Stats.Cycles > 1
-	// Read's error repeats the first per-file one: count the files.
-	_ = c.host.Read(&s.Host)
-	for _, err := range s.Host.Err {
-		if err != nil {
-			s.Stats.HostErrors++
+	if x&ProcessesOnly == 0 || s.Stats.Cycles == 1 {
+		s.Host, s.HostPrev = s.HostPrev, s.Host
+		s.HasPrev = s.Stats.Cycles > 1
+		// Read's error repeats the first per-file one: count the files.
+		_ = c.host.Read(&s.Host)
+		for _, err := range s.Host.Err {
+			if err != nil {
+				s.Stats.HostErrors++
+			}
 		}
 	}
 	if x&ExtraFilesystems != 0 {
@@ -201,7 +203,7 @@ func (c *Collector) CollectWith(now time.Time, x Extras) (*Snapshot, error) {
 	// The container table first: short-lived processes are attributed to
 	// containers by cgroup id.
 	if c.ctrs != nil {
-		c.ctrs.update(now)
+		c.ctrs.update(now, x&ProcessesOnly != 0)
 		s.Containers = c.ctrs.list
 	}
 

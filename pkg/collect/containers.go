@@ -91,4 +91,11 @@ const (
 	// ExtraFilesystems statfs's the host's block filesystems
 	// (host.Snapshot.FS, see host.Reader.ReadFS).
 	ExtraFilesystems
+	// ProcessesOnly is a cycle for the process payload alone: the host's
+	// counters and the containers' cgroup and network counters keep what the
+	// last full cycle read (container changes still apply, and a container
+	// never sampled is read), so the process ticks between two metrics ticks
+	// cost the process walk only. The payload's container rates then span the
+	// last two full cycles.
+	ProcessesOnly
 )

@@ -38,13 +38,17 @@ func newContainerTable(src container.Source, cg *cgroup.Reader, procfd int, stat
 	return t
 }
 
-// update applies the source's pending changes and samples every running container.
-func (t *containerTable) update(now time.Time) {
+// update applies the source's pending changes and samples every running
+// container, or with cached only those never sampled (see ProcessesOnly).
+func (t *containerTable) update(now time.Time, cached bool) {
 	t.cycle = now
 	if t.src != nil {
 		t.src.Drain(t.apply)
 	}
 	for _, c := range t.list {
+		if cached && c.Sampled() {
+			continue
+		}
 		t.sample(c, now)
 	}
 }

@@ -126,3 +126,41 @@ func TestContainerTableFixture(t *testing.T) {
 		t.Errorf("unlocatable container not counted")
 	}
 }
+
+// TestProcessesOnlyCycle: a process-only cycle walks the processes but keeps
+// the containers' counters of the last full cycle, except for a container
+// never sampled; the next full cycle's rates span the two full cycles.
+func TestProcessesOnlyCycle(t *testing.T) {
+	src := &fakeSource{}
+	c := newCollector(t, hostfs.At("../../testdata/fakehost/v1"), Options{Containers: src})
+	t0 := time.Unix(1_700_000_000, 0)
+	src.up(meta(v1Web, "web", 32351, "running"))
+	if _, err := c.Collect(t0); err != nil {
+		t.Fatal(err)
+	}
+	src.up(meta(v1Billing, "billing-worker", 32496, "running"))
+	t1 := t0.Add(10 * time.Second)
+	s, err := c.CollectWith(t1, ProcessesOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Processes) == 0 || s.Processes[0].Cur.Time != t1 {
+		t.Errorf("processes not walked on a process-only cycle: %d", len(s.Processes))
+	}
+	web, billing := findCtr(s, v1Web), findCtr(s, v1Billing)
+	if web == nil || web.Cur.Time != t0 || web.HasPrev {
+		t.Errorf("web re-read on a process-only cycle: %+v", web)
+	}
+	if billing == nil || billing.Cur.Time != t1 {
+		t.Errorf("new container not sampled on a process-only cycle: %+v", billing)
+	}
+	t2 := t0.Add(15 * time.Second)
+	s, _ = c.Collect(t2)
+	if web = findCtr(s, v1Web); web.Cur.Time != t2 || !web.HasPrev || web.Prev.Time != t0 {
+		t.Errorf("full cycle after a process-only one: cur %v prev %v has %v", web.Cur.Time, web.Prev.Time, web.HasPrev)
+	}
+	next := t2
+	if n := testing.AllocsPerRun(10, func() { next = next.Add(10 * time.Second); s, _ = c.CollectWith(next, ProcessesOnly) }); n != 0 {
+		t.Errorf("process-only cycle: %v allocs, want 0", n)
+	}
+}
