@@ -83,7 +83,7 @@ export -f run_one
 export PREFIX IMAGE
 
 log "building whippet and agentcost"
-(cd "$root" && go build -o "$work/whippet" ./cmd/agent)
+(cd "$root" && go build -o "$work/whippet" ./cmd/agent && go build -o "$work/fakeintake" ./cmd/fakeintake)
 (cd "$root/bench" && go build -o "$work/agentcost" ./agentcost)
 
 raw=$work/raw.txt
@@ -106,7 +106,7 @@ for n in $SIZES; do
 	[ "$running" = "$n" ] || { log "size $n: only $running containers running"; exit 1; }
 
 	ip=$(free_port) sp=$(free_port)
-	"$work/whippet" fakeintake -addr "127.0.0.1:$ip" -api-key "$KEY" >"$work/intake-$n.log" 2>&1 &
+	"$work/fakeintake" -addr "127.0.0.1:$ip" -api-key "$KEY" >"$work/intake-$n.log" 2>&1 &
 	fpid=$!
 	for _ in $(seq 1 40); do grep -q listening "$work/intake-$n.log" && break; sleep 0.25; done
 	mkdir -p "$work/spool-$n"

@@ -19,7 +19,6 @@ import (
 	"github.com/whippet-agent/whippet/pkg/collect/passwd"
 	"github.com/whippet-agent/whippet/pkg/collect/proc"
 	"github.com/whippet-agent/whippet/pkg/config"
-	"github.com/whippet-agent/whippet/pkg/ship/fakeintake"
 	"github.com/whippet-agent/whippet/pkg/status"
 )
 
@@ -40,7 +39,6 @@ commands:
   status      ask the running agent for its state (exit 1 when it reports a problem)
   metrics     print the metric reference (--markdown)
   decode      print the msgpack records of a spool record or an --output=msgpack stream
-  fakeintake  run a fake Datadog intake for manual tests
   version     print the version
 
 Run 'whippet <command> -h' for the command's flags.
@@ -63,8 +61,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMetrics(args, stdout, stderr)
 	case "decode":
 		return runDecode(args, stdout, stderr)
-	case "fakeintake":
-		return fakeintake.Main(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "whippet %s\n", version)
 		return nil

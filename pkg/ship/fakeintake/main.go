@@ -18,7 +18,7 @@ import (
 )
 
 // Main runs a fake intake on an address until SIGINT or SIGTERM, printing one
-// line per request to stdout: `whippet fakeintake -addr 127.0.0.1:8080`.
+// line per request to stdout: `go run ./cmd/fakeintake -addr 127.0.0.1:8080`.
 func Main(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
