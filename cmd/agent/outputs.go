@@ -203,7 +203,7 @@ func (e *payloadEncoder) series(split int) (*encode.SeriesEncoder, error) {
 	se, err := encode.NewSeriesEncoder(encode.SeriesOptions{
 		Compression:     encode.Zstd,
 		MaxCompressed:   encode.MaxSeriesCompressed / split,
-		MaxUncompressed: encode.MaxSeriesUncompressed / split,
+		MaxUncompressed: encode.AgentSeriesUncompressed / split,
 		MaxPoints:       encode.MaxSeriesPoints / split,
 	})
 	if err != nil {

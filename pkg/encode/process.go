@@ -170,7 +170,7 @@ func NewProcessEncoder(opts ProcessOptions) (*ProcessEncoder, error) {
 	// whole, at a fraction of the default 8 MiB history. No frame checksum: the
 	// agent's zstd writes none either and HTTP has its own integrity checks.
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(1<<17), zstd.WithEncoderCRC(false))
+		zstd.WithWindowSize(1<<17), zstd.WithEncoderCRC(false), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, fmt.Errorf("process encoder: new zstd encoder: %w", err)
 	}
