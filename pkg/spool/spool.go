@@ -12,10 +12,13 @@
 // file, fsyncs it, renames it into place and fsyncs the directory before it
 // returns, so a record Append reported is on disk after a power loss, and a
 // crash mid-Append leaves only a temporary file that the next Open removes.
-// Mark (a rename) and Ack (an unlink) fsync the directory too, so at most the
-// last Mark or Ack before a crash is replayed: delivery is at least once. With
-// Sync off the same renames keep records whole across a process crash, but the
-// kernel decides when they reach the disk.
+// Mark (a rename) and Ack (an unlink) do not fsync: a process crash sees them
+// at once (they are in the kernel), so at most the payload in flight is
+// replayed; after a power loss those since the last Append's directory fsync
+// (one cycle's) may be undone, and their payloads are sent again. Either way
+// delivery is at least once, and a directory fsync per payload was most of the
+// shipper's cost. With Sync off the same renames keep records whole across a
+// process crash, but the kernel decides when they reach the disk.
 //
 // Integrity: Open checks every record's header and length (a truncated, empty or
 // foreign-magic file is removed and counted in Stats.Corrupt) and keeps only
@@ -72,8 +75,8 @@ var (
 type Options struct {
 	// MaxBytes caps the bytes of all record files; 0 means DefaultMaxBytes.
 	MaxBytes int64
-	// Sync makes Append, Mark and Ack durable before they return (fsync of the
-	// file and the directory).
+	// Sync makes Append durable before it returns (fsync of the file and the
+	// directory, which also commits earlier Marks and Acks).
 	Sync bool
 	// Log receives warnings (corrupt records, a fixed directory mode); nil
 	// discards them.
@@ -552,7 +555,7 @@ func (s *Spool) Mark(id uint64, done uint32) error {
 		return fmt.Errorf("mark record %d: %w", id, err)
 	}
 	e.done = done
-	return s.syncDirLocked()
+	return nil
 }
 
 // Ack removes record id once it is delivered.
@@ -574,7 +577,7 @@ func (s *Spool) Ack(id uint64) error {
 	s.stats.Records = len(s.index)
 	s.stats.Bytes -= e.size
 	s.stats.Acked++
-	return s.syncDirLocked()
+	return nil
 }
 
 // Dir returns the spool's directory.
