@@ -114,12 +114,13 @@ func cstr(b []byte) []byte {
 
 // Defaults for Options.
 const (
-	// DefaultRingSize holds ~4,400 processes spawned by fork+exec (a fork, an exec
-	// and an exit record: 104+264+104 bytes): ~1.3 s of the fastest such storm a
-	// 2-CPU host manages (~3,300/s) with the reader stalled, and the reader drains
-	// it every DefaultPollInterval at the latest. The exec storm test runs at this
-	// size with 0 lost.
-	DefaultRingSize = 2 << 20
+	// DefaultRingSize holds ~2,200 processes spawned by fork+exec (a fork, an exec
+	// and an exit record: 104+264+104 bytes): ~0.7 s of the fastest such storm a
+	// 2-CPU host manages (~3,300/s) with the reader stalled; the reader is woken
+	// every DefaultWakeupEvents records and drains it every DefaultPollInterval
+	// at the latest. The exec storm test runs at this size with 0 lost. The ring
+	// is mapped twice (for wrap-around reads), so it counts twice in RSS.
+	DefaultRingSize = 1 << 20
 	// DefaultWakeupEvents: the reader is woken when this many records are pending.
 	DefaultWakeupEvents = 64
 	// DefaultPollInterval: otherwise the reader drains the ring this often. The

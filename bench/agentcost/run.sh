@@ -83,7 +83,9 @@ export -f run_one
 export PREFIX IMAGE
 
 log "building whippet and agentcost"
-(cd "$root" && go build -o "$work/whippet" ./cmd/agent && go build -o "$work/fakeintake" ./cmd/fakeintake)
+# The agent built as `make build` builds it for the image: static, stripped.
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/whippet" ./cmd/agent &&
+	go build -o "$work/fakeintake" ./cmd/fakeintake)
 (cd "$root/bench" && go build -o "$work/agentcost" ./agentcost)
 
 raw=$work/raw.txt
@@ -135,6 +137,10 @@ for n in $SIZES; do
 			echo
 			echo "## same profile, cumulative (go tool pprof -top -cum)"
 			(cd "$root" && go tool pprof -top -cum -nodecount=30 "$work/whippet" "$work/cpu-$n.pprof" 2>/dev/null)
+			echo
+			echo "## heap in use at the end (go tool pprof -sample_index=inuse_space -top)"
+			curl -sf -o "$work/heap-$n.pprof" "http://127.0.0.1:$sp/debug/pprof/heap" &&
+				(cd "$root" && go tool pprof -sample_index=inuse_space -top -nodecount=12 "$work/whippet" "$work/heap-$n.pprof" 2>/dev/null)
 		} >>"$raw"
 	fi
 
