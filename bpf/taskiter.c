@@ -21,6 +21,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define TASK_KTHREAD 1   // a kernel thread
 #define TASK_TRUNCATED 2 // more than MAX_THREADS live threads: sums are partial
+#define TASK_IO 4        // the io fields are set (CONFIG_TASK_XACCT and _IO_ACCOUNTING)
 
 struct task_rec {
 	__s32 tgid;          //   0 process id
@@ -44,7 +45,15 @@ struct task_rec {
 	__u64 cgroup_id;     // 120 cgroup v2 id (cgroups->dfl_cgrp->kn->id)
 	__u64 memcg_id;      // 128 memory controller cgroup id (v1 hierarchy when mounted)
 	char comm[TASK_COMM_LEN]; // 136
-};                       // 152
+	// /proc/<pid>/io's figures: signal->ioac (dead threads) + live threads' ioac.
+	__u64 rchar;         // 152
+	__u64 wchar;         // 160
+	__u64 syscr;         // 168
+	__u64 syscw;         // 176
+	__u64 read_bytes;    // 184
+	__u64 write_bytes;   // 192
+	__u64 cancelled_write_bytes; // 200
+};                       // 208
 
 // Unused: puts struct task_rec in the BTF, so that bpf2go generates its Go mirror
 // (taskiterTaskRec), which a test checks the decoder's offsets against.
@@ -88,6 +97,20 @@ static __always_inline __u64 cset_memcg_id(struct css_set *cgroups)
 	struct cgroup_subsys_state *css = NULL;
 	bpf_core_read(&css, sizeof(css), &cgroups->subsys[id]);
 	return BPF_CORE_READ(css, cgroup, kn, id);
+}
+
+// io_add adds one task_io_accounting to the record, as /proc/<pid>/io sums them.
+// The thread walk reaches threads through list arithmetic (see below), so a
+// thread's counters come by probe reads; the leader's by plain loads.
+static __always_inline void io_add(struct task_rec *r, struct task_io_accounting *io)
+{
+	r->rchar += BPF_CORE_READ(io, rchar);
+	r->wchar += BPF_CORE_READ(io, wchar);
+	r->syscr += BPF_CORE_READ(io, syscr);
+	r->syscw += BPF_CORE_READ(io, syscw);
+	r->read_bytes += BPF_CORE_READ(io, read_bytes);
+	r->write_bytes += BPF_CORE_READ(io, write_bytes);
+	r->cancelled_write_bytes += BPF_CORE_READ(io, cancelled_write_bytes);
 }
 
 // The task and the objects reached from it through typed fields are read with
@@ -145,6 +168,14 @@ int dump_procs(struct bpf_iter__task *ctx)
 	__u64 minf = sig->min_flt;
 	__u64 majf = sig->maj_flt;
 
+	// Kernels built without per-task io accounting have no such fields.
+	int io = bpf_core_field_exists(struct task_io_accounting, syscr) &&
+		 bpf_core_field_exists(struct task_io_accounting, read_bytes);
+	if (io) {
+		r.flags |= TASK_IO;
+		io_add(&r, &sig->ioac);
+	}
+
 	if (r.nr_threads <= 1) {
 		// The leader is the only live thread: no walk.
 		cpu += task->se.sum_exec_runtime;
@@ -152,6 +183,15 @@ int dump_procs(struct bpf_iter__task *ctx)
 		st += task->stime;
 		minf += task->min_flt;
 		majf += task->maj_flt;
+		if (io) {
+			r.rchar += task->ioac.rchar;
+			r.wchar += task->ioac.wchar;
+			r.syscr += task->ioac.syscr;
+			r.syscw += task->ioac.syscw;
+			r.read_bytes += task->ioac.read_bytes;
+			r.write_bytes += task->ioac.write_bytes;
+			r.cancelled_write_bytes += task->ioac.cancelled_write_bytes;
+		}
 		goto out;
 	}
 
@@ -169,6 +209,8 @@ int dump_procs(struct bpf_iter__task *ctx)
 		st += BPF_CORE_READ(t, stime);
 		minf += BPF_CORE_READ(t, min_flt);
 		majf += BPF_CORE_READ(t, maj_flt);
+		if (io)
+			io_add(&r, &t->ioac);
 		node = BPF_CORE_READ(t, thread_node.next);
 	}
 	if (i == MAX_THREADS && node && (void *)node != head)

@@ -7,12 +7,13 @@ import (
 
 // TaskRecordSize is the size of one record of taskiter.c's dump_procs
 // (struct task_rec).
-const TaskRecordSize = 152
+const TaskRecordSize = 208
 
 // TaskRecord flags.
 const (
 	TaskKthread   = 1 // a kernel thread
 	TaskTruncated = 2 // more live threads than the program sums (256): totals are partial
+	TaskHasIO     = 4 // the IO fields are set (the kernel accounts per-task io)
 )
 
 // ErrShortTaskRecord is returned by DecodeTask for a buffer shorter than a record.
@@ -42,6 +43,14 @@ type TaskRecord struct {
 	CgroupID uint64 // cgroup v2 id: the inode of its cgroup2 directory
 	MemcgID  uint64 // memory controller cgroup id (v1 hierarchy when mounted)
 	Comm     [16]byte
+	// IO is /proc/<pid>/io's figures (dead threads' plus live threads'), set
+	// when Flags has TaskHasIO.
+	IO TaskIO
+}
+
+// TaskIO mirrors /proc/<pid>/io.
+type TaskIO struct {
+	RChar, WChar, SyscR, SyscW, ReadBytes, WriteBytes, CancelledWriteBytes uint64
 }
 
 // RSS returns the resident pages (file + anon + shmem), as /proc/<pid>/statm.
@@ -85,6 +94,10 @@ func DecodeTask(b []byte, r *TaskRecord) (int, error) {
 	r.CgroupID = ne.Uint64(b[120:])
 	r.MemcgID = ne.Uint64(b[128:])
 	copy(r.Comm[:], b[136:152])
+	r.IO = TaskIO{
+		RChar: ne.Uint64(b[152:]), WChar: ne.Uint64(b[160:]), SyscR: ne.Uint64(b[168:]), SyscW: ne.Uint64(b[176:]),
+		ReadBytes: ne.Uint64(b[184:]), WriteBytes: ne.Uint64(b[192:]), CancelledWriteBytes: ne.Uint64(b[200:]),
+	}
 	return TaskRecordSize, nil
 }
 

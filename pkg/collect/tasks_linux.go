@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/whippet-agent/whippet/bpf"
+	"github.com/whippet-agent/whippet/pkg/collect/proc"
 )
 
 // taskPass samples every process from one read of the task iterator instead of
@@ -103,12 +104,21 @@ func (c *Collector) applyTask(r *bpf.TaskRecord) {
 	cur := &p.Cur
 	*cur = Sample{Time: now, UTime: r.UtimeNs / (1e9 / UserHZ), STime: r.StimeNs / (1e9 / UserHZ), CPUNs: r.CPUNs, Exact: true,
 		MinFlt: r.MinFlt, MajFlt: r.MajFlt, VolCtxt: r.Nvcsw, NonVolCtxt: r.Nivcsw}
-	// io is the one per-cycle figure the record lacks: read it only for a process
-	// that ran (exact CPU moved) or is multi-threaded (another thread may have).
-	if !fresh && p.HasPrev && r.CPUNs == p.Prev.CPUNs && r.Threads == 1 && prevThreads == 1 {
+	switch {
+	case r.Flags&bpf.TaskHasIO != 0:
+		if !p.Kernel { // as through /proc: kernel threads' io is not reported
+			io := &r.IO
+			cur.IO = proc.IO{RChar: io.RChar, WChar: io.WChar, SyscR: io.SyscR, SyscW: io.SyscW,
+				ReadBytes: io.ReadBytes, WriteBytes: io.WriteBytes, CancelledWriteBytes: io.CancelledWriteBytes}
+			cur.HasIO = true
+		}
+	// A kernel without per-task io accounting in BTF: read /proc/<pid>/io only
+	// for a process that ran (exact CPU moved) or is multi-threaded (another
+	// thread may have).
+	case !fresh && p.HasPrev && r.CPUNs == p.Prev.CPUNs && r.Threads == 1 && prevThreads == 1:
 		cur.IO, cur.HasIO = p.Prev.IO, p.Prev.HasIO
 		st.IdleSkips++
-	} else {
+	default:
 		c.readIO(p)
 	}
 	p.gen = c.gen

@@ -83,6 +83,13 @@ func TestTaskIterSampler(t *testing.T) {
 			t.Errorf("pid %d: iterator ppid %d uid %d %q comm %q ctr %q kernel %v; /proc ppid %d uid %d %q comm %q ctr %q kernel %v",
 				p.PID, p.PPID, p.UID, p.User, p.Comm, p.ContainerID, p.Kernel, q.PPID, q.UID, q.User, q.Comm, q.ContainerID, q.Kernel)
 		}
+		// io comes from the iterator record, read before /proc's: counters
+		// only grow.
+		if q.Cur.HasIO && (!p.Cur.HasIO || p.Cur.IO.RChar > q.Cur.IO.RChar || p.Cur.IO.WChar > q.Cur.IO.WChar ||
+			p.Cur.IO.SyscR > q.Cur.IO.SyscR || p.Cur.IO.SyscW > q.Cur.IO.SyscW ||
+			p.Cur.IO.ReadBytes > q.Cur.IO.ReadBytes || p.Cur.IO.WriteBytes > q.Cur.IO.WriteBytes) {
+			t.Errorf("pid %d io: iterator %+v (has %v), /proc after it %+v", p.PID, p.Cur.IO, p.Cur.HasIO, q.Cur.IO)
+		}
 		if string(p.Cmdline) != string(q.Cmdline) && !p.Kernel {
 			t.Logf("pid %d cmdline differs (rewritten argv?): %q vs %q", p.PID, p.Cmdline, q.Cmdline)
 		}
@@ -96,6 +103,9 @@ func TestTaskIterSampler(t *testing.T) {
 	b := byPID[int32(busy.Process.Pid)]
 	if b == nil {
 		t.Fatal("busy child missing")
+	}
+	if q := findProc(sp, b.PID); q == nil || !b.Cur.HasIO || b.Cur.IO != q.Cur.IO {
+		t.Errorf("busy child (no syscalls) io: iterator %+v, /proc %+v", b.Cur.IO, q)
 	}
 	if u, s, ok := b.CPUPercent(); !ok || u+s < 5 || u+s > 220 || b.Cur.Exact == b.viaProc {
 		t.Errorf("busy child CPU %.1f+%.1f%% (%v), exact ns %d (prev %d, has prev %v, dt %v, ticks %d+%d prev %d+%d), via /proc %v", u, s, ok, b.Cur.CPUNs, b.Prev.CPUNs, b.HasPrev, b.Cur.Time.Sub(b.Prev.Time), b.Cur.UTime, b.Cur.STime, b.Prev.UTime, b.Prev.STime, b.viaProc)
@@ -117,4 +127,13 @@ func TestTaskState(t *testing.T) {
 			t.Errorf("taskState(%#x) = %c, want %c", in, got, want)
 		}
 	}
+}
+
+func findProc(s *Snapshot, pid int32) *Process {
+	for _, p := range s.Processes {
+		if p.PID == pid {
+			return p
+		}
+	}
+	return nil
 }
