@@ -505,7 +505,9 @@ func (s *Spool) readFile(e entry, buf []byte) ([]byte, error) {
 	}
 	defer f.Close()
 	if int64(cap(buf)) < e.size {
-		buf = make([]byte, e.size)
+		// With headroom: callers keep the returned data (past the header) as
+		// the next buffer, which must still hold a record of this size.
+		buf = make([]byte, e.size, e.size+e.size/4+headerSize)
 	}
 	b := buf[:e.size]
 	n, err := io.ReadFull(f, b)

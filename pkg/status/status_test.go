@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +132,29 @@ func TestReadSelf(t *testing.T) {
 	s := ReadSelf()
 	if s.CPUSeconds <= 0 || s.RSSBytes < 1<<20 || s.Goroutines < 1 || s.OpenFDs < 3 {
 		t.Errorf("ReadSelf = %+v: want CPU > 0, RSS ≥ 1 MiB, goroutines ≥ 1, fds ≥ 3", s)
+	}
+}
+
+// TestReadSelfFDs: the descriptor count follows what the process holds, past
+// one getdents buffer's worth (not in parallel: other tests open files).
+func TestReadSelfFDs(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("linux only")
+	}
+	before := ReadSelf().OpenFDs
+	var files []*os.File
+	for range 1000 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	got := ReadSelf().OpenFDs
+	for _, f := range files {
+		f.Close()
+	}
+	if d := got - before; d < 995 || d > 1005 { // a few for other tests' leftovers
+		t.Errorf("OpenFDs %d → %d after opening 1,000 files", before, got)
 	}
 }
