@@ -2,9 +2,12 @@ package host
 
 import (
 	"errors"
+	"fmt"
+	"golang.org/x/sys/unix"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -285,4 +288,64 @@ func BenchmarkReadFS(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(s.FS.Mounts)), "filesystems")
+}
+
+// TestReadFSPollsMountTable: the mount table is read again only when poll(2)
+// reports a change of its namespace's mounts. The test runs in a private mount
+// namespace of its own thread, which nothing else changes.
+func TestReadFSPollsMountTable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Skip(t, "needs root for a mount namespace")
+	}
+	dir := t.TempDir()
+	errc := make(chan error, 1)
+	go func() {
+		// The thread is not unlocked: it dies with the goroutine, namespace and all.
+		runtime.LockOSThread()
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				return fmt.Errorf("unshare: %w", err)
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return fmt.Errorf("make / private: %w", err)
+			}
+			f := &fsReader{mountinfo: "/proc/thread-self/mountinfo", filesystems: "/proc/filesystems",
+				rootDir: "/proc/thread-self/root", fd: -1}
+			defer f.close()
+			var fs Filesystems
+			step := func(what string, want uint64) error {
+				if err := f.read(&fs); err != nil {
+					return fmt.Errorf("%s: %w", what, err)
+				}
+				if f.reads != want {
+					return fmt.Errorf("%s: %d mount table reads, want %d", what, f.reads, want)
+				}
+				return nil
+			}
+			for i := range 3 {
+				if err := step(fmt.Sprintf("unchanged read %d", i), 1); err != nil {
+					return err
+				}
+			}
+			if !f.pollable {
+				return errors.New("procfs mountinfo not detected as pollable")
+			}
+			if err := unix.Mount("whippet-test", dir, "tmpfs", 0, "size=1m"); err != nil {
+				return fmt.Errorf("mount tmpfs: %w", err)
+			}
+			if err := step("after a mount", 2); err != nil {
+				return err
+			}
+			if err := step("unchanged again", 2); err != nil {
+				return err
+			}
+			if err := unix.Unmount(dir, 0); err != nil {
+				return fmt.Errorf("unmount: %w", err)
+			}
+			return step("after the unmount", 3)
+		}()
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
 }
