@@ -136,10 +136,16 @@ func (d *daemon) cycle(now time.Time, doMetrics, doProcs bool) {
 	start := time.Now()
 	var snap *collect.Snapshot
 	// Open fds, filesystems and fresh host and cgroup counters feed metrics
-	// only: a process-only tick walks the processes alone.
+	// only: a process-only tick walks the processes alone. A metrics-only tick
+	// needs processes only to count containers' descriptors, and with process
+	// collection on takes the last process tick's list (at most one process
+	// interval old) instead of walking again.
 	extras := collect.ProcessesOnly
 	if doMetrics {
 		extras = collect.ExtraFDs | collect.ExtraFilesystems
+		if !doProcs && d.procs != nil {
+			extras |= collect.ReuseProcesses
+		}
 	}
 	if !d.stage("collect", func() (err error) {
 		snap, err = d.a.coll.CollectWith(now, extras)

@@ -207,6 +207,26 @@ func (c *Collector) CollectWith(now time.Time, x Extras) (*Snapshot, error) {
 		s.Containers = c.ctrs.list
 	}
 
+	if x&ReuseProcesses == 0 || c.gen == 0 {
+		if err := c.processPass(now); err != nil {
+			return nil, err
+		}
+	}
+	if c.ctrs != nil {
+		c.ctrs.aggregate(s.Processes)
+		if x&ExtraFDs != 0 {
+			c.ctrs.countFDs(s.Processes)
+		}
+	}
+	s.Stats.HeldFDs = c.procs.HeldFDs()
+	s.Stats.TrackedProcs = len(c.table)
+	s.Stats.CycleDuration = time.Since(now)
+	return s, nil
+}
+
+// processPass takes the events and walks the processes into c.snap.Processes.
+func (c *Collector) processPass(now time.Time) error {
+	s := &c.snap
 	scan := true
 	if c.feed != nil {
 		scan = c.eventCycle(now)
@@ -224,24 +244,15 @@ func (c *Collector) CollectWith(now time.Time, x Extras) (*Snapshot, error) {
 			// from then on: a process keeps one source, so its rates compare
 			// like with like).
 			if err := c.addUnlisted(now); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	default:
 		if err := c.listPass(now, scan || c.tasks != nil); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if c.ctrs != nil {
-		c.ctrs.aggregate(s.Processes)
-		if x&ExtraFDs != 0 {
-			c.ctrs.countFDs(s.Processes)
-		}
-	}
-	s.Stats.HeldFDs = c.procs.HeldFDs()
-	s.Stats.TrackedProcs = len(c.table)
-	s.Stats.CycleDuration = time.Since(now)
-	return s, nil
+	return nil
 }
 
 func (c *Collector) alloc(pid int32) *Process {

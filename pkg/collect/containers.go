@@ -98,4 +98,9 @@ const (
 	// cost the process walk only. The payload's container rates then span the
 	// last two full cycles.
 	ProcessesOnly
+	// ReuseProcesses keeps the process list of the last walk (no walk, no
+	// events taken) when there was one: for a metrics tick between process
+	// ticks, which needs the processes only to count containers' descriptors
+	// (ExtraFDs) and can take a list up to a process interval old.
+	ReuseProcesses
 )

@@ -164,3 +164,35 @@ func TestProcessesOnlyCycle(t *testing.T) {
 		t.Errorf("process-only cycle: %v allocs, want 0", n)
 	}
 }
+
+// TestReuseProcessesCycle: a metrics cycle between process cycles keeps the
+// last walk's processes and reads the containers afresh.
+func TestReuseProcessesCycle(t *testing.T) {
+	src := &fakeSource{}
+	c := newCollector(t, hostfs.At("../../testdata/fakehost/v1"), Options{Containers: src})
+	t0 := time.Unix(1_700_000_000, 0)
+	src.up(meta(v1Web, "web", 32351, "running"))
+	s, err := c.CollectWith(t0, ReuseProcesses) // no walk yet: walks
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(s.Processes)
+	if n == 0 || s.Processes[0].Cur.Time != t0 {
+		t.Fatalf("first cycle did not walk: %d processes", n)
+	}
+	t1 := t0.Add(5 * time.Second)
+	s, err = c.CollectWith(t1, ExtraFDs|ReuseProcesses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Processes) != n || s.Processes[0].Cur.Time != t0 {
+		t.Errorf("processes walked again: %d (was %d), sampled at %v", len(s.Processes), n, s.Processes[0].Cur.Time)
+	}
+	if web := findCtr(s, v1Web); web.Cur.Time != t1 || web.Procs.Count != 4 {
+		t.Errorf("web: sampled at %v, %d processes; want %v, 4", web.Cur.Time, web.Procs.Count, t1)
+	}
+	next := t1
+	if a := testing.AllocsPerRun(10, func() { next = next.Add(15 * time.Second); s, _ = c.CollectWith(next, ReuseProcesses) }); a != 0 {
+		t.Errorf("reusing cycle: %v allocs, want 0", a)
+	}
+}

@@ -55,7 +55,7 @@ type fsReader struct {
 	parsed    bool
 	pollable  bool   // fd is procfs's mountinfo, which poll(2) reports changes of
 	reads     uint64 // mount table texts read, for tests
-	direct    bool // statfs on the mount points as is: pid 1's root was denied
+	direct    bool   // statfs on the mount points as is: pid 1's root was denied
 	mounts    []fsMount
 	malformed int
 	types     []string
