@@ -47,6 +47,7 @@ type Collector struct {
 	feed          *EventFeed
 	lost          func() uint64
 	events        []procEvent
+	eventNames    []byte             // the events' exec file names
 	pending       map[int32]int      // pid → index in events of its exec/fork, this interval
 	exited        map[int32]struct{} // pids with an exit event this interval
 	lastScan      time.Time

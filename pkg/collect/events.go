@@ -15,6 +15,7 @@ import (
 type EventFeed struct {
 	mu       sync.Mutex
 	cur      []procEvent
+	names    []byte // exec events' file names, which procEvent.name points into
 	cap      int
 	overflow bool
 	received uint64
@@ -29,17 +30,23 @@ type procEvent struct {
 	uid                   uint32
 	cgroupID, memCgroupID uint64
 	comm                  [16]byte
-	filename              [128]byte
-	filenameLen           uint8
-	startNs, exitNs       uint64
-	exitCode              int32
-	cpuNs, maxRSSKB       uint64
+	// The file name of an exec, in the feed's name arena: only execs have one,
+	// and inline it was more than half of every event's size.
+	name            uint32
+	nameLen         uint8
+	startNs, exitNs uint64
+	exitCode        int32
+	cpuNs, maxRSSKB uint64
 }
 
-// DefaultFeedCap bounds the events kept between two cycles: at ~200 B each, 64 Ki
-// events are 13 MiB at most, a 4,000 exec/s storm over a 15 s interval (one exec
-// and one exit per process) fits in half of it.
+// DefaultFeedCap bounds the events kept between two cycles: at ~100 B each (plus
+// up to 128 B of file name per exec), 64 Ki events are 6–10 MiB at most, and a
+// 4,000 exec/s storm over a 15 s interval (one exec and one exit per process)
+// fits in half of it.
 const DefaultFeedCap = 64 << 10
+
+// maxEventName bounds an exec's file name kept (the tracer's own bound).
+const maxEventName = 128
 
 // NewEventFeed returns a feed keeping at most capacity events per interval
 // (0: DefaultFeedCap).
@@ -73,23 +80,32 @@ func (f *EventFeed) Add(e *procevent.Event) {
 	}
 	r.cgroupID, r.memCgroupID = e.CgroupID, e.MemCgroupID
 	r.comm = e.Comm
-	r.filenameLen = uint8(copy(r.filename[:], e.FilenameBytes()))
+	if fn := e.FilenameBytes(); len(fn) > 0 {
+		fn = fn[:min(len(fn), maxEventName)]
+		r.name, r.nameLen = uint32(len(f.names)), uint8(len(fn))
+		f.names = append(f.names, fn...)
+	}
 	r.startNs, r.exitNs, r.exitCode = e.StartNs, e.ExitNs, e.ExitCode
 	r.cpuNs, r.maxRSSKB = e.CPUNs, e.MaxRSSKB
 	f.mu.Unlock()
 }
 
-// take swaps the recorded events into *into (whose old contents are discarded,
-// its capacity reused by the feed) and reports whether events were dropped.
-func (f *EventFeed) take(into *[]procEvent) (overflow bool) {
+// take swaps the recorded events and their file names into *into and *names
+// (whose old contents are discarded, their capacity reused by the feed) and
+// reports whether events were dropped.
+func (f *EventFeed) take(into *[]procEvent, names *[]byte) (overflow bool) {
 	f.mu.Lock()
-	next := (*into)[:0]
+	next, nextNames := (*into)[:0], (*names)[:0]
 	if n := max(len(f.cur), 256); cap(next) > 4*n {
-		// After a storm the buffers keep its size (up to the feed's cap, 13 MiB
+		// After a storm the buffers keep its size (up to the feed's cap, 6 MiB
 		// each): let them shrink back to twice what an interval now needs.
 		next = make([]procEvent, 0, 2*n)
 	}
+	if n := max(len(f.names), 4096); cap(nextNames) > 4*n {
+		nextNames = make([]byte, 0, 2*n)
+	}
 	f.cur, *into = next, f.cur
+	f.names, *names = nextNames, f.names
 	overflow, f.overflow = f.overflow, false
 	f.mu.Unlock()
 	return overflow

@@ -21,7 +21,7 @@ const DefaultReconcile = 5 * time.Minute
 // reported as ShortLived.
 func (c *Collector) eventCycle(now time.Time) (scan bool) {
 	st := &c.snap.Stats
-	overflow := c.feed.take(&c.events)
+	overflow := c.feed.take(&c.events, &c.eventNames)
 	lost := uint64(0)
 	if c.lost != nil {
 		lost = c.lost()
@@ -110,7 +110,7 @@ func (c *Collector) shortLived(e, start *procEvent) {
 		s.PPID = e.ppid
 	}
 	s.Comm = commBytes(&src.comm)
-	s.Path = src.filename[:src.filenameLen]
+	s.Path = c.eventNames[src.name : src.name+uint32(src.nameLen) : src.name+uint32(src.nameLen)]
 	if src.has&procevent.HasIDs != 0 && c.users != nil {
 		s.User = c.users.Lookup(src.uid)
 	}
