@@ -47,7 +47,10 @@ func newSink(ctx context.Context, cfg *config.Config, host string, stdout io.Wri
 // intake outage nor a SIGKILL loses it.
 type intakeSink struct {
 	enc     mpack.Encoder
-	buf     []byte
+	m       *batch.Metrics   // the batch being submitted
+	p       *batch.Processes // the batch being submitted
+	appendM func([]byte) []byte
+	appendP func([]byte) []byte
 	client  *ship.Client
 	shipper *ship.Shipper
 	spool   *spool.Spool
@@ -89,6 +92,8 @@ func newIntakeSink(ctx context.Context, cfg *config.Config, host string, log *sl
 		return nil, err
 	}
 	s := &intakeSink{client: client, shipper: sh, spool: sp, ep: ep, dir: cfg.SpoolDir, log: log, keyState: "unchecked"}
+	s.appendM = func(b []byte) []byte { return s.enc.AppendMetrics(b, s.m) }
+	s.appendP = func(b []byte) []byte { return s.enc.AppendProcesses(b, s.p) }
 	go s.validate(ctx)
 	return s, nil
 }
@@ -126,14 +131,18 @@ func (s *intakeSink) validate(ctx context.Context) {
 	}
 }
 
+// Metrics and Processes encode the record straight into the shipper's buffer
+// (the append functions are bound once: no closure per cycle).
 func (s *intakeSink) Metrics(m *batch.Metrics) error {
-	s.buf = s.enc.AppendMetrics(s.buf[:0], m)
-	return s.shipper.Submit(ship.KindSeries, time.Unix(m.Timestamp, 0), s.buf)
+	s.m = m
+	defer func() { s.m = nil }()
+	return s.shipper.SubmitAppend(ship.KindSeries, time.Unix(m.Timestamp, 0), s.appendM)
 }
 
 func (s *intakeSink) Processes(p *batch.Processes) error {
-	s.buf = s.enc.AppendProcesses(s.buf[:0], p)
-	return s.shipper.Submit(ship.KindProcesses, time.UnixMilli(p.Timestamp), s.buf)
+	s.p = p
+	defer func() { s.p = nil }()
+	return s.shipper.SubmitAppend(ship.KindProcesses, time.UnixMilli(p.Timestamp), s.appendP)
 }
 
 func (s *intakeSink) Close(ctx context.Context) error {

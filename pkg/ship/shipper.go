@@ -247,6 +247,18 @@ func New(cfg Config) (*Shipper, error) {
 
 // Submit stores record (it is not retained) and queues it for delivery.
 func (s *Shipper) Submit(kind Kind, ts time.Time, record []byte) error {
+	return s.submit(kind, ts, nil, record)
+}
+
+// SubmitAppend is Submit for a record that app appends to b: encoded straight
+// into the Shipper's own buffer, after the header, the record needs no buffer
+// of the caller's (one record's size less memory). app runs with the
+// Shipper's lock held and must not call it.
+func (s *Shipper) SubmitAppend(kind Kind, ts time.Time, app func(b []byte) []byte) error {
+	return s.submit(kind, ts, app, nil)
+}
+
+func (s *Shipper) submit(kind Kind, ts time.Time, app func([]byte) []byte, record []byte) error {
 	if kind >= numKinds {
 		return fmt.Errorf("submit: unknown kind %d", kind)
 	}
@@ -255,7 +267,12 @@ func (s *Shipper) Submit(kind Kind, ts time.Time, record []byte) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	s.hdr = append(appendHeader(s.hdr[:0], kind, ts), record...)
+	s.hdr = appendHeader(s.hdr[:0], kind, ts)
+	if app != nil {
+		s.hdr = app(s.hdr)
+	} else {
+		s.hdr = append(s.hdr, record...)
+	}
 	p := pending{kind: kind}
 	id, err := s.store.Append(s.hdr)
 	if err != nil {

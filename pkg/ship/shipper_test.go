@@ -55,7 +55,8 @@ func TestShipperDelivers(t *testing.T) {
 		if err := s.Submit(KindSeries, clock.Now(), fmt.Appendf(nil, "s%d:3:10", i)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Submit(KindProcesses, clock.Now(), fmt.Appendf(nil, "p%d:1:5", i)); err != nil {
+		// Process records are appended into the Shipper's buffer.
+		if err := s.SubmitAppend(KindProcesses, clock.Now(), func(b []byte) []byte { return fmt.Appendf(b, "p%d:1:5", i) }); err != nil {
 			t.Fatal(err)
 		}
 	}
