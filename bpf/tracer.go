@@ -114,17 +114,20 @@ func cstr(b []byte) []byte {
 
 // Defaults for Options.
 const (
-	// DefaultRingSize holds ~2,200 processes spawned by fork+exec (a fork, an exec
-	// and an exit record: 104+264+104 bytes): ~0.7 s of the fastest such storm a
+	// DefaultRingSize holds ~1,100 processes spawned by fork+exec (a fork, an exec
+	// and an exit record: 104+264+104 bytes): ~0.3 s of the fastest such storm a
 	// 2-CPU host manages (~3,300/s) with the reader stalled; the reader is woken
-	// every DefaultWakeupEvents records and drains it every DefaultPollInterval
-	// at the latest. The exec storm test runs at this size with 0 lost. The ring
-	// is mapped twice (for wrap-around reads), so it counts twice in RSS.
-	DefaultRingSize = 1 << 20
+	// every DefaultWakeupEvents records (a twelfth of the ring) and drains it
+	// every DefaultPollInterval at the latest. The exec storm test runs at this
+	// size with 0 lost; a ring that does overflow costs a /proc scan, not a
+	// wrong table. The ring is mapped twice (for wrap-around reads), so it counts
+	// twice in RSS.
+	DefaultRingSize = 512 << 10
 	// DefaultWakeupEvents: the reader is woken when this many records are pending
-	// (~40 KiB, a twenty-fifth of the ring). The collector takes the events
-	// once a cycle, so the wake-ups only keep the ring from filling: at 64,
-	// 150 containers' shell loops woke the reader 7 times a second.
+	// (~40 KiB). The collector takes the events once a cycle, so the wake-ups
+	// only keep the ring from filling: at 64, 150 containers' shell loops woke
+	// the reader 7 times a second. The exec storm's high-water mark at this
+	// setting is 46–81 KiB of the ring.
 	DefaultWakeupEvents = 256
 	// DefaultPollInterval: otherwise the reader drains the ring this often. The
 	// collector takes the events once a cycle (10–15 s), and a burst wakes the
