@@ -142,6 +142,12 @@ func (e *SeriesEncoder) Encode(m *batch.Metrics, emit func(*Payload) error) erro
 				return err
 			}
 		}
+		if len(e.buf)+n > cap(e.buf) {
+			// Grown by doubling but never past a payload's limit (append's
+			// own growth would overshoot it by up to half).
+			nb := make([]byte, len(e.buf), min(max(2*cap(e.buf), len(e.buf)+n, 4096), e.opts.MaxUncompressed))
+			e.buf = nb[:copy(nb, e.buf)]
+		}
 		e.starts = append(e.starts, len(e.buf))
 		e.buf = e.appendSeries(e.buf, m, p, tags, body)
 	}

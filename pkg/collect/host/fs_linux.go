@@ -109,7 +109,11 @@ func (f *fsReader) read(dst *Filesystems) error {
 			if err := f.parse(b); err != nil {
 				return err
 			}
-			f.prev = append(f.prev[:0], b...)
+			// A polled table is only read when it changed: no copy to compare
+			// the next read with (a host full of containers has ~100 KB of it).
+			if !f.pollable {
+				f.prev = append(f.prev[:0], b...)
+			}
 			f.parsed = true
 		}
 	}
