@@ -45,15 +45,13 @@ struct task_rec {
 	__u64 cgroup_id;     // 120 cgroup v2 id (cgroups->dfl_cgrp->kn->id)
 	__u64 memcg_id;      // 128 memory controller cgroup id (v1 hierarchy when mounted)
 	char comm[TASK_COMM_LEN]; // 136
-	// /proc/<pid>/io's figures: signal->ioac (dead threads) + live threads' ioac.
-	__u64 rchar;         // 152
-	__u64 wchar;         // 160
-	__u64 syscr;         // 168
-	__u64 syscw;         // 176
-	__u64 read_bytes;    // 184
-	__u64 write_bytes;   // 192
-	__u64 cancelled_write_bytes; // 200
-};                       // 208
+	// /proc/<pid>/io's figures the process view reports: signal->ioac (dead
+	// threads) + live threads' ioac.
+	__u64 syscr;         // 152
+	__u64 syscw;         // 160
+	__u64 read_bytes;    // 168
+	__u64 write_bytes;   // 176
+};                       // 184
 
 // Unused: puts struct task_rec in the BTF, so that bpf2go generates its Go mirror
 // (taskiterTaskRec), which a test checks the decoder's offsets against.
@@ -104,13 +102,10 @@ static __always_inline __u64 cset_memcg_id(struct css_set *cgroups)
 // thread's counters come by probe reads; the leader's by plain loads.
 static __always_inline void io_add(struct task_rec *r, struct task_io_accounting *io)
 {
-	r->rchar += BPF_CORE_READ(io, rchar);
-	r->wchar += BPF_CORE_READ(io, wchar);
 	r->syscr += BPF_CORE_READ(io, syscr);
 	r->syscw += BPF_CORE_READ(io, syscw);
 	r->read_bytes += BPF_CORE_READ(io, read_bytes);
 	r->write_bytes += BPF_CORE_READ(io, write_bytes);
-	r->cancelled_write_bytes += BPF_CORE_READ(io, cancelled_write_bytes);
 }
 
 // The task and the objects reached from it through typed fields are read with
@@ -184,13 +179,10 @@ int dump_procs(struct bpf_iter__task *ctx)
 		minf += task->min_flt;
 		majf += task->maj_flt;
 		if (io) {
-			r.rchar += task->ioac.rchar;
-			r.wchar += task->ioac.wchar;
 			r.syscr += task->ioac.syscr;
 			r.syscw += task->ioac.syscw;
 			r.read_bytes += task->ioac.read_bytes;
 			r.write_bytes += task->ioac.write_bytes;
-			r.cancelled_write_bytes += task->ioac.cancelled_write_bytes;
 		}
 		goto out;
 	}

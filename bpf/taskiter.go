@@ -7,7 +7,7 @@ import (
 
 // TaskRecordSize is the size of one record of taskiter.c's dump_procs
 // (struct task_rec).
-const TaskRecordSize = 208
+const TaskRecordSize = 184
 
 // TaskRecord flags.
 const (
@@ -43,14 +43,16 @@ type TaskRecord struct {
 	CgroupID uint64 // cgroup v2 id: the inode of its cgroup2 directory
 	MemcgID  uint64 // memory controller cgroup id (v1 hierarchy when mounted)
 	Comm     [16]byte
-	// IO is /proc/<pid>/io's figures (dead threads' plus live threads'), set
-	// when Flags has TaskHasIO.
+	// IO is /proc/<pid>/io's syscall and byte counts (dead threads' plus live
+	// threads'), set when Flags has TaskHasIO. rchar, wchar and
+	// cancelled_write_bytes are left out: nothing reports them, and every
+	// byte of the record is copied per process.
 	IO TaskIO
 }
 
-// TaskIO mirrors /proc/<pid>/io.
+// TaskIO is the part of /proc/<pid>/io the process view reports.
 type TaskIO struct {
-	RChar, WChar, SyscR, SyscW, ReadBytes, WriteBytes, CancelledWriteBytes uint64
+	SyscR, SyscW, ReadBytes, WriteBytes uint64
 }
 
 // RSS returns the resident pages (file + anon + shmem), as /proc/<pid>/statm.
@@ -94,10 +96,7 @@ func DecodeTask(b []byte, r *TaskRecord) (int, error) {
 	r.CgroupID = ne.Uint64(b[120:])
 	r.MemcgID = ne.Uint64(b[128:])
 	copy(r.Comm[:], b[136:152])
-	r.IO = TaskIO{
-		RChar: ne.Uint64(b[152:]), WChar: ne.Uint64(b[160:]), SyscR: ne.Uint64(b[168:]), SyscW: ne.Uint64(b[176:]),
-		ReadBytes: ne.Uint64(b[184:]), WriteBytes: ne.Uint64(b[192:]), CancelledWriteBytes: ne.Uint64(b[200:]),
-	}
+	r.IO = TaskIO{SyscR: ne.Uint64(b[152:]), SyscW: ne.Uint64(b[160:]), ReadBytes: ne.Uint64(b[168:]), WriteBytes: ne.Uint64(b[176:])}
 	return TaskRecordSize, nil
 }
 

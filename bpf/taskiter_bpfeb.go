@@ -14,35 +14,32 @@ import (
 )
 
 type taskiterTaskRec struct {
-	_                   structs.HostLayout
-	Tgid                int32
-	Ppid                int32
-	Uid                 uint32
-	State               uint32
-	Flags               uint32
-	NrThreads           uint32
-	StartNs             uint64
-	CpuNs               uint64
-	UtimeNs             uint64
-	StimeNs             uint64
-	RssFile             int64
-	RssAnon             int64
-	RssShmem            int64
-	TotalVm             uint64
-	MinFlt              uint64
-	MajFlt              uint64
-	Nvcsw               uint64
-	Nivcsw              uint64
-	CgroupId            uint64
-	MemcgId             uint64
-	Comm                [16]int8
-	Rchar               uint64
-	Wchar               uint64
-	Syscr               uint64
-	Syscw               uint64
-	ReadBytes           uint64
-	WriteBytes          uint64
-	CancelledWriteBytes uint64
+	_          structs.HostLayout
+	Tgid       int32
+	Ppid       int32
+	Uid        uint32
+	State      uint32
+	Flags      uint32
+	NrThreads  uint32
+	StartNs    uint64
+	CpuNs      uint64
+	UtimeNs    uint64
+	StimeNs    uint64
+	RssFile    int64
+	RssAnon    int64
+	RssShmem   int64
+	TotalVm    uint64
+	MinFlt     uint64
+	MajFlt     uint64
+	Nvcsw      uint64
+	Nivcsw     uint64
+	CgroupId   uint64
+	MemcgId    uint64
+	Comm       [16]int8
+	Syscr      uint64
+	Syscw      uint64
+	ReadBytes  uint64
+	WriteBytes uint64
 }
 
 // Names of all BPF objects in the ELF.

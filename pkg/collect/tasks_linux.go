@@ -108,8 +108,7 @@ func (c *Collector) applyTask(r *bpf.TaskRecord) {
 	case r.Flags&bpf.TaskHasIO != 0:
 		if !p.Kernel { // as through /proc: kernel threads' io is not reported
 			io := &r.IO
-			cur.IO = proc.IO{RChar: io.RChar, WChar: io.WChar, SyscR: io.SyscR, SyscW: io.SyscW,
-				ReadBytes: io.ReadBytes, WriteBytes: io.WriteBytes, CancelledWriteBytes: io.CancelledWriteBytes}
+			cur.IO = proc.IO{SyscR: io.SyscR, SyscW: io.SyscW, ReadBytes: io.ReadBytes, WriteBytes: io.WriteBytes}
 			cur.HasIO = true
 		}
 	// A kernel without per-task io accounting in BTF: read /proc/<pid>/io only
