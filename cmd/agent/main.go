@@ -14,8 +14,10 @@ import (
 
 // gcPercent is the garbage collector's target unless GOGC is set: the cycles
 // allocate next to nothing, so a collection is rare and cheap (a ~10 MB heap),
-// and the default 100 would let the heap grow to twice what is live.
-const gcPercent = 25
+// and the default 100 would let the heap grow to twice what is live. At 150
+// containers 10 took the RSS peak from 25.3 to 24.7 MB at no measurable CPU
+// (bench/agentcost).
+const gcPercent = 10
 
 func main() {
 	if os.Getenv("GOGC") == "" {
