@@ -3,6 +3,7 @@
 package faults
 
 import (
+	"github.com/whippet-agent/whippet/internal/testenv"
 	"syscall"
 	"testing"
 	"time"
@@ -14,14 +15,14 @@ import (
 // dockerdAgent starts a private dockerd with one --restart=always container
 // and an agent following that daemon, and waits until the container's metrics
 // reach the intake.
-func dockerdAgent(t *testing.T, scenario string) (*privateDockerd, *agent, *fakeintake.Intake, string) {
+func dockerdAgent(t *testing.T, scenario string) (*testenv.Dockerd, *agent, *fakeintake.Intake, string) {
 	t.Helper()
 	d := startPrivateDockerd(t)
 	name := "whippet-faults-" + scenario + "-" + run
 	// --init: the container stops at once on the daemon's SIGTERM.
-	docker(t, d.socket, "run", "-d", "--init", "--network", "none", "--restart", "always", "--name", name, image, "sleep", "3600")
+	docker(t, d.Socket, "run", "-d", "--init", "--network", "none", "--restart", "always", "--name", name, image, "sleep", "3600")
 	in, url := newIntake(t)
-	a := startAgent(t, agentOpts{intake: url, env: []string{"DOCKER_HOST=unix://" + d.socket}})
+	a := startAgent(t, agentOpts{intake: url, env: []string{"DOCKER_HOST=unix://" + d.Socket}})
 	a.waitReport("container listed", time.Minute, func(r status.Report) bool { return r.Containers >= 1 && !dockerProblem(r) })
 	waitIntake(t, in, "container metrics", time.Minute, func(in *fakeintake.Intake) bool { return containerPointSince(in, name, a.started) })
 	return d, a, in, name
@@ -48,7 +49,7 @@ func TestDockerdRestart(t *testing.T) {
 	d, a, in, name := dockerdAgent(t, "restart")
 
 	down := time.Now()
-	d.stop()
+	d.Stop()
 	r := a.waitReport("Docker problem reported", time.Minute, dockerProblem)
 	noticed := time.Since(down)
 	a.waitReport("cycles go on without Docker", time.Minute, func(x status.Report) bool { return x.Cycles >= r.Cycles+5 })
@@ -62,7 +63,7 @@ func TestDockerdRestart(t *testing.T) {
 		t.Errorf("no process payload accepted while dockerd was down (%v)", up.Sub(down))
 	}
 
-	d.start()
+	d.Start()
 	daemonUp := time.Now()
 	a.waitReport("Docker problem cleared", time.Minute, func(x status.Report) bool { return !dockerProblem(x) && x.Containers >= 1 })
 	statusBack := time.Since(daemonUp)
@@ -90,7 +91,7 @@ func TestDockerdFrozen(t *testing.T) {
 	d, a, in, name := dockerdAgent(t, "frozen")
 
 	frozen := time.Now()
-	d.signal(syscall.SIGSTOP)
+	d.Signal(syscall.SIGSTOP)
 	r0 := a.waitReport("report", time.Minute, func(status.Report) bool { return true })
 	// A frozen daemon is noticed by the agent's own calls timing out (5 s each)
 	// or by its resync; give it several of those.
@@ -115,7 +116,7 @@ func TestDockerdFrozen(t *testing.T) {
 		t.Errorf("no process payload accepted while dockerd was frozen (%v)", thawed.Sub(frozen))
 	}
 
-	d.signal(syscall.SIGCONT)
+	d.Signal(syscall.SIGCONT)
 	a.waitReport("Docker problem cleared", time.Minute, func(x status.Report) bool { return !dockerProblem(x) && x.Containers >= 1 })
 	clear := time.Since(thawed)
 	waitIntake(t, in, "container metrics after SIGCONT", time.Minute, func(in *fakeintake.Intake) bool {

@@ -470,99 +470,22 @@ func spawn(t *testing.T, n, par int) time.Duration {
 	return time.Since(start)
 }
 
-// privateDockerd is a dockerd of the test's own, on its own socket, data and
-// exec roots, so it can be stopped, frozen and restarted without disturbing
-// the shared engine other tests use.
-type privateDockerd struct {
-	t      *testing.T
-	dir    string
-	socket string
-	cmd    *exec.Cmd
-	done   chan error
-}
-
-func startPrivateDockerd(t *testing.T) *privateDockerd {
+// startPrivateDockerd starts a dockerd of the test's own (testenv.StartDockerd)
+// with the shared engine's image loaded; its containers are removed before it
+// stops.
+func startPrivateDockerd(t *testing.T) *testenv.Dockerd {
 	t.Helper()
-	if _, err := exec.LookPath("dockerd"); err != nil {
-		testenv.Skip(t, "no dockerd binary: %v", err)
-	}
-	dir, err := os.MkdirTemp("", "wfd") // short: a unix socket path holds 108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &privateDockerd{t: t, dir: dir, socket: filepath.Join(dir, "docker.sock")}
-	t.Cleanup(func() {
-		if d.cmd != nil {
-			d.cmd.Process.Signal(syscall.SIGCONT) // in case a test froze it
-		}
-		// Containers first, so the daemon has nothing to wait for.
-		if ids, err := dockerErr(d.socket, "ps", "-aq"); err == nil && ids != "" {
-			dockerErr(d.socket, append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
-		}
-		d.stop()
-		exec.Command("umount", "-R", "-l", filepath.Join(dir, "exec")).Run()
-		if err := os.RemoveAll(dir); err != nil {
-			t.Logf("leaving %s: %v", dir, err)
+	d := testenv.StartDockerd(t, "wfd")
+	t.Cleanup(func() { // runs before the daemon's own cleanup stops it
+		d.Thaw()
+		if ids, err := dockerErr(d.Socket, "ps", "-aq"); err == nil && ids != "" {
+			dockerErr(d.Socket, append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
 		}
 	})
-	d.start()
 	// The image comes from the shared engine: nothing can be pulled.
-	load := exec.Command("sh", "-c", `docker save "$2" | docker -H "unix://$1" load`, "sh", d.socket, image)
+	load := exec.Command("sh", "-c", `docker save "$2" | docker -H "unix://$1" load`, "sh", d.Socket, image)
 	if out, err := load.CombinedOutput(); err != nil {
 		t.Fatalf("load %s into the private dockerd: %v: %s", image, err, out)
 	}
 	return d
-}
-
-func (d *privateDockerd) start() {
-	d.t.Helper()
-	logf, err := os.OpenFile(filepath.Join(d.dir, "dockerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	defer logf.Close()
-	d.cmd = exec.Command("dockerd", "--iptables=false", "--bridge=none",
-		"--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "exec"),
-		"--pidfile", filepath.Join(d.dir, "dockerd.pid"), "--host", "unix://"+d.socket)
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // not hit by a ^C meant for go test
-	if err := d.cmd.Start(); err != nil {
-		d.t.Fatalf("start dockerd: %v", err)
-	}
-	d.done = make(chan error, 1)
-	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(d.cmd, d.done)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := dockerErr(d.socket, "version", "--format", "{{.Server.Version}}"); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(d.dir, "dockerd.log"))
-			d.t.Fatalf("private dockerd not up within 60 s\n%s", log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// stop sends SIGTERM to this test's dockerd, by pid, and waits for it to exit.
-func (d *privateDockerd) stop() {
-	if d.cmd == nil || d.cmd.Process == nil {
-		return
-	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(30 * time.Second):
-		d.t.Logf("dockerd %d ignored SIGTERM for 30 s; killing it", d.cmd.Process.Pid)
-		d.cmd.Process.Kill()
-		<-d.done
-	}
-	d.cmd = nil
-}
-
-func (d *privateDockerd) signal(sig syscall.Signal) {
-	d.t.Helper()
-	if err := d.cmd.Process.Signal(sig); err != nil {
-		d.t.Fatalf("signal dockerd: %v", err)
-	}
 }

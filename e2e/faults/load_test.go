@@ -180,7 +180,7 @@ func TestSoakChurn(t *testing.T) {
 	d := startPrivateDockerd(t)
 	prefix := "whippet-faults-churn-" + run + "-"
 	_, url := newIntake(t)
-	a := startAgent(t, agentOpts{intake: url, env: []string{"DOCKER_HOST=unix://" + d.socket}})
+	a := startAgent(t, agentOpts{intake: url, env: []string{"DOCKER_HOST=unix://" + d.Socket}})
 	t0 := time.Now()
 	var (
 		mu     sync.Mutex
@@ -219,8 +219,8 @@ func TestSoakChurn(t *testing.T) {
 	// and the next minute's heap collection, not the agent at start.
 	for i := range 10 {
 		name := fmt.Sprintf("%swarm-%d", prefix, i)
-		if _, err := dockerErr(d.socket, "run", "-d", "--network", "none", "--name", name, image, "sleep", "600"); err == nil {
-			dockerErr(d.socket, "rm", "-f", name)
+		if _, err := dockerErr(d.Socket, "run", "-d", "--network", "none", "--name", name, image, "sleep", "600"); err == nil {
+			dockerErr(d.Socket, "rm", "-f", name)
 		}
 	}
 	spawn(t, execs/20, 2)
@@ -238,11 +238,11 @@ func TestSoakChurn(t *testing.T) {
 			defer wg.Done()
 			for i := 0; time.Now().Before(deadline) && cycles.Load() < target; i++ {
 				name := fmt.Sprintf("%s%d-%d", prefix, w, i)
-				if _, err := dockerErr(d.socket, "run", "-d", "--network", "none", "--name", name, image, "sleep", "600"); err != nil {
+				if _, err := dockerErr(d.Socket, "run", "-d", "--network", "none", "--name", name, image, "sleep", "600"); err != nil {
 					failures.Add(1)
 					t.Logf("churn: %v", err)
 				}
-				if _, err := dockerErr(d.socket, "rm", "-f", name); err != nil {
+				if _, err := dockerErr(d.Socket, "rm", "-f", name); err != nil {
 					failures.Add(1)
 					t.Logf("churn: %v", err)
 					continue
