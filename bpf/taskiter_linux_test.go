@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/prometheus/procfs"
 )
 
 func openTaskIterT(t testing.TB) *TaskIter {
@@ -406,31 +408,25 @@ func TestTaskRecordLayout(t *testing.T) {
 	}
 }
 
-// readProcIO parses /proc/<pid>/io (pid 0: self).
+// readProcIO reads /proc/<pid>/io (pid 0: self) through prometheus/procfs, the
+// independent oracle.
 func readProcIO(t *testing.T, pid int) TaskIO {
 	t.Helper()
-	path := "/proc/self/io"
-	if pid != 0 {
-		path = "/proc/" + strconv.Itoa(pid) + "/io"
+	var p procfs.Proc
+	var err error
+	if pid == 0 {
+		p, err = procfs.Self()
+	} else {
+		p, err = procfs.NewProc(pid)
 	}
-	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var io TaskIO
-	fields := map[string]*uint64{"syscr": &io.SyscR, "syscw": &io.SyscW, "read_bytes": &io.ReadBytes, "write_bytes": &io.WriteBytes}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		k, v, _ := strings.Cut(line, ": ")
-		n, err := strconv.ParseUint(v, 10, 64)
-		if p := fields[k]; p != nil && err == nil {
-			*p = n
-			delete(fields, k)
-		}
+	io, err := p.IO()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(fields) != 0 {
-		t.Fatalf("%s: missing %v in %q", path, fields, b)
-	}
-	return io
+	return TaskIO{SyscR: io.SyscR, SyscW: io.SyscW, ReadBytes: io.ReadBytes, WriteBytes: io.WriteBytes}
 }
 
 func ioBetween(lo, v, hi TaskIO) bool {

@@ -103,7 +103,7 @@ func TestTaskIterSampler(t *testing.T) {
 	if b == nil {
 		t.Fatal("busy child missing")
 	}
-	if q := findProc(sp, b.PID); q == nil || !b.Cur.HasIO || b.Cur.IO.SyscR != q.Cur.IO.SyscR || b.Cur.IO.SyscW != q.Cur.IO.SyscW ||
+	if q := find(sp, int(b.PID)); q == nil || !b.Cur.HasIO || b.Cur.IO.SyscR != q.Cur.IO.SyscR || b.Cur.IO.SyscW != q.Cur.IO.SyscW ||
 		b.Cur.IO.ReadBytes != q.Cur.IO.ReadBytes || b.Cur.IO.WriteBytes != q.Cur.IO.WriteBytes {
 		t.Errorf("busy child (no syscalls) io: iterator %+v, /proc %+v", b.Cur.IO, q)
 	}
@@ -127,13 +127,4 @@ func TestTaskState(t *testing.T) {
 			t.Errorf("taskState(%#x) = %c, want %c", in, got, want)
 		}
 	}
-}
-
-func findProc(s *Snapshot, pid int32) *Process {
-	for _, p := range s.Processes {
-		if p.PID == pid {
-			return p
-		}
-	}
-	return nil
 }
