@@ -25,7 +25,7 @@ type containerTable struct {
 	list               []*Container // live entries in a stable order for the snapshot
 	path               pfile.Path
 	buf                []byte
-	dents              []byte                 // getdents buffer of countFDs
+	fds                pfile.FDCounter        // countFDs's counter
 	apply              func(container.Change) // bound once: no closure per cycle
 	cycle              time.Time
 	stats              *Stats
@@ -214,14 +214,12 @@ func (t *containerTable) aggregate(procs []*Process) {
 	}
 }
 
-// countFDs sets each container's OpenFDs: the entries of /proc/<pid>/fd of its
-// processes, listed with raw getdents into one reused buffer. A process that
+// countFDs sets each container's OpenFDs: the descriptors of its processes,
+// from /proc/<pid>/fd's size where the kernel reports the count there (6.2+),
+// else listed with raw getdents into one reused buffer. A process that
 // exited (ENOENT) or whose fd directory is not ours to read (EACCES: another
 // user's, without CAP_SYS_PTRACE) is skipped.
 func (t *containerTable) countFDs(procs []*Process) {
-	if t.dents == nil {
-		t.dents = make([]byte, 8<<10)
-	}
 	for _, p := range procs {
 		if p.ContainerID == "" {
 			continue
@@ -230,17 +228,7 @@ func (t *containerTable) countFDs(procs []*Process) {
 		if c == nil {
 			continue
 		}
-		fd, err := pfile.OpenDir(t.procfd, t.path.Reset().Uint(uint64(p.PID)).Str("/fd"))
-		if err != nil {
-			continue
-		}
-		n := int64(0)
-		err = pfile.Getdents(fd, t.dents, func(name []byte, _ uint8) {
-			if len(name) > 0 && name[0] != '.' {
-				n++
-			}
-		})
-		pfile.Close(fd)
+		n, err := t.fds.Count(t.procfd, t.path.Reset().Uint(uint64(p.PID)).Str("/fd"), 0)
 		if err != nil {
 			continue
 		}

@@ -3,12 +3,22 @@ package status
 import (
 	"os"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/whippet-agent/whippet/pkg/collect/pfile"
 	"github.com/whippet-agent/whippet/pkg/collect/proc"
 )
+
+// self holds ReadSelf's reused buffers (status requests and cycles may read
+// at once).
+var self struct {
+	mu   sync.Mutex
+	fds  pfile.FDCounter
+	path pfile.Path
+	buf  []byte
+}
 
 // ReadSelf measures the agent's own cost: CPU from getrusage, RSS from
 // /proc/self/statm (the agent's own /proc, not the host's mount: in a container
@@ -19,28 +29,21 @@ func ReadSelf() Self {
 	if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
 		s.CPUSeconds = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 	}
-	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+	s.Goroutines = runtime.NumGoroutine()
+	self.mu.Lock()
+	defer self.mu.Unlock()
+	if b, err := pfile.ReadFile(pfile.AtCWD, self.path.Reset().Str("/proc/self/statm"), &self.buf); err == nil {
 		var m proc.Statm
 		if proc.ParseStatm(b, &m) == nil {
 			s.RSSBytes = m.Resident * uint64(os.Getpagesize())
 		}
 	}
-	s.Goroutines = runtime.NumGoroutine()
-	// Counted with raw getdents: the agent holds thousands of descriptors on a
-	// large host, and a name string per descriptor per status request was most
-	// of what the agent allocated between cycles.
-	var p pfile.Path
-	if fd, err := pfile.OpenDir(unix.AT_FDCWD, p.Str("/proc/self/fd")); err == nil {
-		n := -1 // the directory's own descriptor
-		buf := make([]byte, 16<<10)
-		if pfile.Getdents(fd, buf, func(name []byte, _ uint8) {
-			if len(name) > 0 && name[0] != '.' {
-				n++
-			}
-		}) == nil {
-			s.OpenFDs = n
-		}
-		pfile.Close(fd)
+	// The agent holds thousands of descriptors on a large host: counted from
+	// /proc/self/fd's size where the kernel reports it, else with raw getdents
+	// (a name string per descriptor was most of what the agent allocated
+	// between cycles).
+	if n, err := self.fds.Count(pfile.AtCWD, self.path.Reset().Str("/proc/self/fd"), 1); err == nil {
+		s.OpenFDs = int(n)
 	}
 	return s
 }
