@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 )
@@ -19,9 +20,19 @@ import (
 // (bench/agentcost).
 const gcPercent = 10
 
+// maxProcs is the scheduler's parallelism unless GOMAXPROCS is set. The agent's
+// work is one cycle at a time plus a few waiting goroutines, so more Ps only add
+// idle-P wake-ups, spinning threads and per-P caches, which grow with the host's
+// cores: at 150 containers on this 2-core machine 1 rather than 2 measured
+// 55.0 vs 56.2 ms per 15 s and a 23.9 vs 24.3 MB RSS peak (bench/agentcost).
+const maxProcs = 1
+
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(maxProcs)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
