@@ -22,8 +22,8 @@ type FDCounter struct {
 	misses  uint8 // listings that disagreed with the size while unknown
 	dents   []byte
 	stx     unix.Statx_t
-	Statted uint64 // counts taken from the size
-	Listed  uint64 // counts taken by listing
+	statted uint64 // counts taken from the size
+	listed  uint64 // counts taken by listing
 }
 
 const (
@@ -45,7 +45,7 @@ func (c *FDCounter) Count(dirfd int, p *Path, self int64) (int64, error) {
 			return 0, err
 		}
 		if c.mode == fdStat {
-			c.Statted++
+			c.statted++
 			return size, nil
 		}
 		n, err := c.list(dirfd, p)
@@ -100,6 +100,6 @@ func (c *FDCounter) list(dirfd int, p *Path) (int64, error) {
 		}
 	})
 	Close(fd)
-	c.Listed++
+	c.listed++
 	return n, err
 }

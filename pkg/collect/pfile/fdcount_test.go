@@ -90,8 +90,8 @@ func TestFDCounterProc(t *testing.T) {
 				t.Errorf("extra %d, call %d: %d descriptors, want %d (listing %d)", extra, i, got, want, fdsListed(t, dir))
 			}
 		}
-		if sizeIsCount && (c.mode != fdStat || c.Statted != 2 || c.Listed != 1) {
-			t.Errorf("extra %d: mode %d, %d from size, %d listed; want the size after one listing", extra, c.mode, c.Statted, c.Listed)
+		if sizeIsCount && (c.mode != fdStat || c.statted != 2 || c.listed != 1) {
+			t.Errorf("extra %d: mode %d, %d from size, %d listed; want the size after one listing", extra, c.mode, c.statted, c.listed)
 		}
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -109,7 +109,7 @@ func TestFDCounterProc(t *testing.T) {
 			t.Errorf("self, call %d: %d descriptors, listing says %d", i, got, want)
 		}
 	}
-	t.Logf("size is the count: %v; self: %d from size, %d listed", sizeIsCount, c.Statted, c.Listed)
+	t.Logf("size is the count: %v; self: %d from size, %d listed", sizeIsCount, c.statted, c.listed)
 }
 
 // TestFDCounterNotProc: a directory whose size is not a count (a fixture tree,
@@ -130,8 +130,8 @@ func TestFDCounterNotProc(t *testing.T) {
 				t.Fatalf("%d files, call %d: %d, %v", n, i, got, err)
 			}
 		}
-		if c.Statted != 0 || c.mode == fdStat {
-			t.Errorf("%d files: trusted the directory size (%d from size)", n, c.Statted)
+		if c.statted != 0 || c.mode == fdStat {
+			t.Errorf("%d files: trusted the directory size (%d from size)", n, c.statted)
 		}
 	}
 	var c FDCounter
