@@ -76,6 +76,7 @@ func TestExecStorm(t *testing.T) {
 type sample struct {
 	at         time.Duration
 	rss        uint64
+	anon       uint64 // RssAnon: the heap and stacks, without the binary's pages
 	goroutines int
 	fds        int // all, from status
 	other      int // fds that are not /proc/<pid> directories
@@ -84,8 +85,8 @@ type sample struct {
 }
 
 func (s sample) String() string {
-	return fmt.Sprintf("%4.0fs rss %5.1f MiB, goroutines %3d, fds %5d (%3d not /proc/<pid>), processes %5d, containers %3d",
-		s.at.Seconds(), float64(s.rss)/(1<<20), s.goroutines, s.fds, s.other, s.procs, s.containers)
+	return fmt.Sprintf("%4.0fs rss %5.1f MiB (anon %4.1f), goroutines %3d, fds %5d (%3d not /proc/<pid>), processes %5d, containers %3d",
+		s.at.Seconds(), float64(s.rss)/(1<<20), float64(s.anon)/(1<<20), s.goroutines, s.fds, s.other, s.procs, s.containers)
 }
 
 // fdTargets reads the targets of pid's open descriptors.
@@ -155,6 +156,21 @@ func staleFDs(t *testing.T, pid int) []string {
 	return out
 }
 
+// rssAnon reads pid's RssAnon; 0 when it cannot.
+func rssAnon(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -191,7 +207,7 @@ func TestSoakChurn(t *testing.T) {
 		if err != nil {
 			return sample{}, false
 		}
-		s := sample{at: time.Since(t0), rss: r.Self.RSSBytes, goroutines: r.Self.Goroutines, fds: r.Self.OpenFDs,
+		s := sample{at: time.Since(t0), rss: r.Self.RSSBytes, anon: rssAnon(a.pid()), goroutines: r.Self.Goroutines, fds: r.Self.OpenFDs,
 			other: countOther(fdTargets(a.pid())), procs: r.Processes, containers: r.Containers}
 		mu.Lock()
 		series = append(series, s)
@@ -199,18 +215,20 @@ func TestSoakChurn(t *testing.T) {
 		return s, true
 	}
 	plateau := func(what string, n int) sample {
-		var rss, g, other []float64
+		var rss, anon, g, other []float64
 		var last sample
 		for len(rss) < n {
 			if s, ok := read(); ok {
 				last = s
-				rss, g, other = append(rss, float64(s.rss)), append(g, float64(s.goroutines)), append(other, float64(s.other))
+				rss, anon = append(rss, float64(s.rss)), append(anon, float64(s.anon))
+				g, other = append(g, float64(s.goroutines)), append(other, float64(s.other))
 			}
 			time.Sleep(2 * time.Second)
 		}
-		p := sample{rss: uint64(median(rss)), goroutines: int(median(g)), other: int(median(other))}
+		p := sample{rss: uint64(median(rss)), anon: uint64(median(anon)), goroutines: int(median(g)), other: int(median(other))}
 		p.procs = last.procs
-		t.Logf("%s plateau: rss %.1f MiB, goroutines %d, non-/proc fds %d (host processes %d)", what, float64(p.rss)/(1<<20), p.goroutines, p.other, p.procs)
+		t.Logf("%s plateau: rss %.1f MiB (anon %.1f), goroutines %d, non-/proc fds %d (host processes %d)",
+			what, float64(p.rss)/(1<<20), float64(p.anon)/(1<<20), p.goroutines, p.other, p.procs)
 		return p
 	}
 	a.waitReport("warm", time.Minute, func(r status.Report) bool { return r.Cycles >= 10 })
@@ -280,10 +298,15 @@ func TestSoakChurn(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// Recovery: the starting plateau within 10 % (descriptors: + a small constant).
-	const fdSlack = 16
+	// Recovery: the starting plateau within 10 % (descriptors: + a small
+	// constant). Memory is the anonymous part (heap and stacks), with a constant
+	// for high-water marks that are not leaks (maps do not shrink; buffers keep
+	// twice what an interval needs): total RSS also holds the binary's pages
+	// that handling containers paged in, which stay resident (CI once saw
+	// 19.3 → 21.7 MiB total with the series flat through 400 churn cycles).
+	const fdSlack, anonSlack = 16, 2 << 20
 	within := func(s sample) bool {
-		return float64(s.rss) <= 1.1*float64(base.rss) &&
+		return float64(s.anon) <= 1.1*float64(base.anon)+anonSlack &&
 			float64(s.goroutines) <= math.Ceil(1.1*float64(base.goroutines)) &&
 			s.other <= base.other+fdSlack
 	}
@@ -310,8 +333,8 @@ func TestSoakChurn(t *testing.T) {
 	t.Logf("peak rss %.1f MiB, goroutines %d, non-/proc fds %d; report %s", float64(peak.rss)/(1<<20), peak.goroutines, peak.other, brief(r))
 	t.Logf("series:\n%s", strings.Join(lines, "\n"))
 	if !recovered && !within(final) {
-		t.Errorf("after churn: rss %.1f MiB, goroutines %d, non-/proc fds %d; want within 10%% of %.1f MiB, %d and ≤ %d+%d",
-			float64(final.rss)/(1<<20), final.goroutines, final.other, float64(base.rss)/(1<<20), base.goroutines, base.other, fdSlack)
+		t.Errorf("after churn: anon rss %.1f MiB, goroutines %d, non-/proc fds %d; want ≤ 110%% of %.1f MiB + %d MiB, 110%% of %d and ≤ %d+%d",
+			float64(final.anon)/(1<<20), final.goroutines, final.other, float64(base.anon)/(1<<20), anonSlack>>20, base.goroutines, base.other, fdSlack)
 	}
 	if len(leaks) > 0 {
 		t.Errorf("%d descriptors name dead processes or removed containers:\n%s", len(leaks), strings.Join(leaks, "\n"))
