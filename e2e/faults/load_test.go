@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whippet-agent/whippet/pkg/collect/proc"
 	"github.com/whippet-agent/whippet/pkg/ship/fakeintake"
 	"github.com/whippet-agent/whippet/pkg/status"
 )
@@ -162,13 +163,11 @@ func rssAnon(pid int) uint64 {
 	if err != nil {
 		return 0
 	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
+	var st proc.Status
+	if proc.ParseStatus(b, &st) != nil {
+		return 0
 	}
-	return 0
+	return st.RssAnon
 }
 
 func median(xs []float64) float64 {
