@@ -68,7 +68,11 @@ var encDeviceMetrics = []string{
 }
 
 // encCycleMetrics builds one cycle's metrics batch.
-func encCycleMetrics() *batch.Metrics {
+func encCycleMetrics() *batch.Metrics { return encMetrics(encContainers) }
+
+// encMetrics builds one cycle's metrics batch for a host running containers
+// ECS containers: ~97 host series and 40 per container.
+func encMetrics(containers int) *batch.Metrics {
 	m := &batch.Metrics{Host: "i-0123456789abcdef0", Timestamp: 1717000000, Interval: 15}
 	v := 0.0
 	next := func() float64 { v += 1234.5678; return v }
@@ -81,7 +85,7 @@ func encCycleMetrics() *batch.Metrics {
 			m.Add(name, batch.Gauge, next(), tags)
 		}
 	}
-	for c := range encContainers {
+	for c := range containers {
 		svc := fmt.Sprintf("svc%02d", c%40)
 		task := fmt.Sprintf("%032x", uint64(c)*0x9e3779b97f4a7c15)
 		base := []string{
@@ -120,13 +124,18 @@ var encCommands = []string{
 
 // encCycleProcesses builds one process-check run: 20 processes in each
 // container, the rest on the host (a fifth of them kernel threads).
-func encCycleProcesses() *batch.Processes {
+func encCycleProcesses() *batch.Processes { return encProcessRun(encContainers, encProcesses) }
+
+// encProcessRun builds one process-check run of procs processes on a host
+// running containers containers: 20 in each of the first containers, while
+// they last, the rest on the host.
+func encProcessRun(containers, procs int) *batch.Processes {
 	p := &batch.Processes{
 		Host: "i-0123456789abcdef0", Timestamp: 1717000000000, Interval: 10,
 		System: batch.System{CPUs: 16, TotalMemory: 64 << 30, KernelVersion: "6.1.112-124.190.amzn2023.x86_64", OS: "linux"},
 	}
-	m := encCycleMetrics()
-	for c := range encContainers {
+	m := encMetrics(containers)
+	for c := range containers {
 		p.Containers = append(p.Containers, batch.Container{
 			ID: fmt.Sprintf("%064x", uint64(c+1)*0xc2b2ae3d27d4eb4f), Runtime: "docker", State: batch.StateRunning,
 			Tags: m.TagSets[4+2*c], Created: 1716990000, Started: 1716990001, MemoryLimit: 1 << 30, CPULimit: 100,
@@ -134,7 +143,7 @@ func encCycleProcesses() *batch.Processes {
 			MemCache: 40 << 20, MemAccounted: 220 << 20, ThreadCount: 30, ThreadLimit: 4096,
 		})
 	}
-	for i := range encProcesses {
+	for i := range procs {
 		pr := p.Next()
 		pr.PID, pr.PPID = int32(100+i), 1
 		pr.State, pr.User, pr.Threads, pr.OpenFDs = 'S', "root", 4, 12
@@ -143,7 +152,7 @@ func encCycleProcesses() *batch.Processes {
 		pr.UserTime, pr.SystemTime, pr.RSS, pr.VMS = uint64(i*7), uint64(i*3), 50<<20, 900<<20
 		pr.VolCtxSwitches, pr.InvolCtxSwitches = uint64(i*11), uint64(i)
 		pr.ReadRate, pr.WriteRate, pr.ReadBytesRate, pr.WriteBytesRate = batch.Unknown, batch.Unknown, batch.Unknown, batch.Unknown
-		if c := i % 25; c < 20 && i/25 < encContainers {
+		if c := i % 25; c < 20 && i/25 < containers {
 			// Container processes.
 			pr.ContainerID = p.Containers[i/25].ID
 			cmd := encCommands[(i/25)%len(encCommands)]
