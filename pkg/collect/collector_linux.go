@@ -44,12 +44,17 @@ type Collector struct {
 	snap Snapshot
 
 	// Event-driven process table (nil feed: scan /proc every cycle).
-	feed          *EventFeed
-	lost          func() uint64
-	events        []procEvent
-	eventNames    []byte             // the events' exec file names
-	pending       map[int32]int      // pid → index in events of its exec/fork, this interval
-	exited        map[int32]struct{} // pids with an exit event this interval
+	feed       *EventFeed
+	lost       func() uint64
+	events     []procEvent
+	eventNames []byte             // the events' exec file names
+	pending    map[int32]int      // pid → index in events of its exec/fork, this interval
+	exited     map[int32]struct{} // pids with an exit event this interval
+	// gone are processes listed in an earlier snapshot that a sample found
+	// gone before their exit event was applied: the event, still on its way
+	// (the reader drains the ring on a timer), comes in the next cycle's
+	// events and is an exit, not a short-lived process.
+	gone          map[int32]struct{}
 	lastScan      time.Time
 	lastLost      uint64
 	reconcile     time.Duration
@@ -98,6 +103,7 @@ func New(root hostfs.Root, opt Options) (*Collector, error) {
 		lost:     opt.EventsLost,
 		pending:  map[int32]int{},
 		exited:   map[int32]struct{}{},
+		gone:     map[int32]struct{}{},
 	}
 	c.snap.Stats.Sampler = "proc"
 	if c.tasks != nil {
@@ -271,6 +277,14 @@ func (c *Collector) alloc(pid int32) *Process {
 func (p *Process) reset(pid int32) {
 	comm, cmd := p.Comm[:0], p.Cmdline[:0]
 	*p = Process{PID: pid, Comm: comm, Cmdline: cmd, h: proc.Handle{PID: pid}}
+}
+
+// dropGone releases p, which a sample or the proc listing found gone.
+func (c *Collector) dropGone(p *Process) {
+	if c.feed != nil && !p.Cur.Time.IsZero() {
+		c.gone[p.PID] = struct{}{}
+	}
+	c.release(p)
 }
 
 func (c *Collector) release(p *Process) {
@@ -472,7 +486,7 @@ func (c *Collector) listPass(now time.Time, scan bool) error {
 			}
 		}
 		if !c.sample(p, now) {
-			c.release(p)
+			c.dropGone(p)
 			continue
 		}
 		p.gen = c.gen
@@ -481,7 +495,7 @@ func (c *Collector) listPass(now time.Time, scan bool) error {
 	// Processes not listed this cycle have exited.
 	for _, p := range c.table {
 		if p.gen != c.gen {
-			c.release(p)
+			c.dropGone(p)
 		}
 	}
 	return nil

@@ -71,11 +71,20 @@ func (c *Collector) eventCycle(now time.Time) (scan bool) {
 				st.Exits++
 				continue
 			}
+			if _, ok := c.gone[e.pid]; ok {
+				// Listed before, found gone by the last pass ahead of this event.
+				delete(c.gone, e.pid)
+				st.Exits++
+				continue
+			}
 			// Started before the previous interval's events were taken yet never
 			// listed (a missed fork), or forked and gone within the interval.
 			c.shortLived(e, nil)
 		}
 	}
+	// An exit event comes within one interval (the ring is drained at least
+	// every poll interval); what the last pass found gone has had its turn.
+	clear(c.gone)
 	for pid := range c.pending {
 		c.table[pid] = c.alloc(pid)
 		st.ProcsNew++

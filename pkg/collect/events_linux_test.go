@@ -4,6 +4,7 @@ package collect
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -155,5 +156,50 @@ func TestEventDrivenTable(t *testing.T) {
 	s, _ = c.Collect(next.Add(2 * time.Hour))
 	if s.Stats.Scans != 4 {
 		t.Errorf("reconcile interval: scans %d, want 4", s.Stats.Scans)
+	}
+}
+
+// TestLateExitEvent: a listed process that a pass finds gone before its exit
+// event arrives (the reader drains the ring on a timer) is an exit when the
+// event comes in the next cycle, not a short-lived process; an exit of a pid
+// never listed still is one.
+func TestLateExitEvent(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("cp", "-a", "../../testdata/fakehost/v1/.", dir).CombinedOutput(); err != nil {
+		t.Fatalf("copy fixture: %v: %s", err, out)
+	}
+	root := hostfs.At(dir)
+	feed := NewEventFeed(8)
+	c := newCollector(t, root, Options{Events: feed, EventsLost: func() uint64 { return 0 }, Reconcile: time.Hour})
+	t0 := time.Unix(1_700_000_000, 0)
+	s, err := c.Collect(t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasPID(s, 32245) {
+		t.Fatal("first cycle: 32245 not listed")
+	}
+	// It exits; its event is still in the ring when the next cycle samples. The
+	// collector holds the stat file open, so the fixture's copy is emptied (the
+	// sample fails as a real exited process's pread does) rather than removed.
+	if err := os.Truncate(filepath.Join(dir, "proc/32245/stat"), 0); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = c.Collect(t0.Add(10 * time.Second))
+	if hasPID(s, 32245) || s.Stats.ShortLivedCount != 0 {
+		t.Fatalf("after the exit: 32245 listed %v, short-lived %d", hasPID(s, 32245), s.Stats.ShortLivedCount)
+	}
+	exits := s.Stats.Exits
+	feed.Add(ev(procevent.Exit, 32245, 1, "sleep", "", 0))
+	feed.Add(ev(procevent.Exit, 60010, 1, "true", "", 0)) // never listed
+	s, _ = c.Collect(t0.Add(20 * time.Second))
+	if s.Stats.ShortLivedCount != 1 || len(s.ShortLived) != 1 || s.ShortLived[0].PID != 60010 || s.Stats.Exits != exits+1 {
+		t.Errorf("late exit event: short-lived %d %+v, exits %d (want 1 [60010], %d)", s.Stats.ShortLivedCount, s.ShortLived, s.Stats.Exits, exits+1)
+	}
+	// The grace lasts one cycle: a later exit event for the pid counts as short-lived.
+	feed.Add(ev(procevent.Exit, 32245, 1, "sleep", "", 0))
+	s, _ = c.Collect(t0.Add(30 * time.Second))
+	if s.Stats.ShortLivedCount != 2 {
+		t.Errorf("second exit event for 32245: short-lived %d, want 2", s.Stats.ShortLivedCount)
 	}
 }

@@ -37,7 +37,7 @@ func (c *Collector) taskPass(now time.Time) bool {
 		was := p.viaProc
 		p.viaProc = true
 		if !c.sample(p, now) {
-			c.release(p) // exited before its exit event was applied: not a miss
+			c.dropGone(p) // exited before its exit event was applied: not a miss
 			continue
 		}
 		if !was {
