@@ -79,6 +79,7 @@ type hostFlags struct {
 	logLevel             string
 	procEvents           string
 	sampler              string
+	eventPoll            time.Duration // the eBPF ring's drain interval; 0: bpf.DefaultPollInterval
 }
 
 func (h *hostFlags) register(fs *flag.FlagSet) {
@@ -176,7 +177,7 @@ func (h *hostFlags) newAgent(ctx context.Context, log *slog.Logger) (*agent, err
 	if a.sources != nil {
 		opts.Containers = a.sources.watcher
 	}
-	if a.events, err = startProcessEvents(ctx, h.procEvents, log); err != nil {
+	if a.events, err = startProcessEvents(ctx, h.procEvents, h.eventPoll, log); err != nil {
 		a.sources.stop()
 		return nil, usageError{err.Error()}
 	}
@@ -328,6 +329,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration", "warning", w)
 	}
+	hf.eventPoll = eventPoll(cfg.MetricsInterval, cfg.ProcessInterval)
 	a, err := hf.newAgent(ctx, log)
 	if err != nil {
 		return err

@@ -173,3 +173,16 @@ func TestDecodeSpoolFile(t *testing.T) {
 		}
 	}
 }
+
+func TestEventPoll(t *testing.T) {
+	for _, tt := range []struct{ metrics, processes, want time.Duration }{
+		{15 * time.Second, 10 * time.Second, 5 * time.Second}, // the defaults: bpf.DefaultPollInterval
+		{time.Minute, time.Minute, 5 * time.Second},
+		{2 * time.Second, 2 * time.Second, time.Second},
+		{15 * time.Second, time.Second, 500 * time.Millisecond},
+	} {
+		if got := eventPoll(tt.metrics, tt.processes); got != tt.want {
+			t.Errorf("eventPoll(%v, %v) = %v, want %v", tt.metrics, tt.processes, got, tt.want)
+		}
+	}
+}

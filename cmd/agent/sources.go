@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/whippet-agent/whippet/bpf"
 	"github.com/whippet-agent/whippet/pkg/collect"
 	"github.com/whippet-agent/whippet/pkg/collect/hostfs"
 	"github.com/whippet-agent/whippet/pkg/ecs"
@@ -166,8 +167,17 @@ type processEvents struct {
 	done   chan struct{}
 }
 
-func startProcessEvents(ctx context.Context, mode string, log *slog.Logger) (*processEvents, error) {
-	src, rungs, err := procevent.Open(mode, log.With("component", "procevents"))
+// eventPoll is how often the eBPF ring is drained between its wake-ups: at
+// most half the shorter interval, so that an exit event comes by the next
+// cycle after the one whose walk found its process gone (collect counts it
+// as an exit then, not as a short-lived process).
+func eventPoll(metrics, processes time.Duration) time.Duration {
+	return min(bpf.DefaultPollInterval, min(metrics, processes)/2)
+}
+
+func startProcessEvents(ctx context.Context, mode string, poll time.Duration, log *slog.Logger) (*processEvents, error) {
+	opt := procevent.Options{Mode: mode, BPF: bpf.Options{PollInterval: poll}}
+	src, rungs, err := procevent.OpenOptions(opt, log.With("component", "procevents"))
 	for _, r := range rungs {
 		if r.Err != nil {
 			log.Info("process events: rung skipped", "rung", r.Mode, "reason", r.Err)

@@ -16,6 +16,10 @@ import (
 	"github.com/whippet-agent/whippet/pkg/sock"
 )
 
+// testPoll is the eBPF ring's drain interval here: shorter than the agent's
+// default, so the test waits a second for a quiet ring.
+const testPoll = time.Second
+
 // TestKernelShortLived runs each process event rung on the real kernel: a process
 // that lives ~50 ms between two cycles is reported in the next one; with an eBPF
 // rung, one run by `docker exec` in a real container is attributed to that
@@ -38,7 +42,7 @@ func TestKernelShortLived(t *testing.T) {
 
 	for _, mode := range []string{"tp_btf", "raw_tracepoint", "tracepoint", procevent.ModeNetlink, procevent.ModePoll} {
 		t.Run(mode, func(t *testing.T) {
-			src, rungs, err := procevent.Open(mode, nil)
+			src, rungs, err := procevent.OpenOptions(procevent.Options{Mode: mode, BPF: bpf.Options{PollInterval: testPoll}}, nil)
 			if err != nil {
 				testenv.Skip(t, "rung %s unavailable: %v (%v)", mode, err, rungs)
 			}
@@ -84,7 +88,7 @@ func TestKernelShortLived(t *testing.T) {
 			if out, err := exec.Command("docker", "exec", ctr, "sh", "-c", "exit 4").CombinedOutput(); err == nil {
 				t.Fatalf("docker exec exit 4 succeeded: %s", out)
 			}
-			time.Sleep(bpf.DefaultPollInterval + 300*time.Millisecond) // a quiet ring is drained once a poll interval
+			time.Sleep(testPoll + 300*time.Millisecond) // a quiet ring is drained once a poll interval
 
 			s, err := c.Collect(time.Now())
 			if err != nil {
