@@ -914,6 +914,13 @@ func TestWakeupBatching(t *testing.T) {
 				t.Errorf("Read took %v to return after cancel, want at once", d)
 			}
 			t.Logf("WakeupEvents %d: %d records of true delivered before the poll timer", tt.wakeup, n)
+			// Open caps the threshold at a quarter of the ring. Other packages'
+			// tests (exec storms, container churn) can cross even that in the
+			// second this takes; the wake-up is then due.
+			thr := int(wakeupBytes(min(tt.wakeup, (4<<20)/4/int(wakeupBytes(1)))))
+			if n > tt.atMost && tr.HighWater() >= thr {
+				t.Skipf("other processes' events crossed the %d-byte wake-up threshold (high water %d B): the early wake-up was due", thr, tr.HighWater())
+			}
 			if n < tt.atLeast || n > tt.atMost {
 				t.Errorf("WakeupEvents %d: %d records of /bin/true delivered without the timer, want %d..%d", tt.wakeup, n, tt.atLeast, tt.atMost)
 			}
