@@ -133,7 +133,7 @@ const (
 	// collector takes the events once a cycle (10–15 s), and a burst wakes the
 	// reader every DefaultWakeupEvents records anyway, so a quiet host's trickle
 	// can wait: a wake-up costs ~100–130 µs of CPU here (BenchmarkReadWake), and
-	// at 1 s they were ~1.3 ms of the agent's 3 ms per 15 s between cycles
+	// at 1 s they were ~1.2 ms of the agent's 3 ms per 15 s between cycles
 	// (bench/agentcost at 10 containers with hour-long intervals; at 100 ms they
 	// were a third of its CPU). The daemon drains at least every half cycle
 	// (cmd/agent eventPoll), so an exit event is never more than a cycle late.
