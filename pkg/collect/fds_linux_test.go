@@ -47,13 +47,20 @@ func TestCountFDs(t *testing.T) {
 		{PID: int32(os.Getpid())},          // a host process: not counted
 		{PID: int32(cmd.Process.Pid), ContainerID: "unknown"},
 	}
-	// The child may still be between fork and exec: wait until it runs sleep.
+	// The child may still be between fork and exec, or its dynamic loader
+	// opening libraries: wait until it runs sleep and its listing is steady.
 	childFD := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/fd"
-	for range 100 {
-		if comm, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm"); string(comm) == "sleep\n" {
-			break
+	last := -1
+	for range 500 {
+		comm, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm")
+		ents, err := os.ReadDir(childFD)
+		if err == nil && string(comm) == "sleep\n" {
+			if len(ents) == last {
+				break
+			}
+			last = len(ents)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	ents, err := os.ReadDir(childFD)
 	if err != nil {
