@@ -141,27 +141,17 @@ func (r *floorRig) window() {
 	r.processes()
 }
 
-func (r *floorRig) metrics() {
-	r.lap(-1)
-	r.rec = r.enc.AppendMetrics(r.rec[:0], r.m)
-	r.lap(stepMpack)
-	id := r.spool()
-	r.lap(stepSpool)
-	if _, err := r.dec.Decode(r.rec, &r.mb, &r.pb); err != nil {
-		r.b.Fatal(err)
-	}
-	r.lap(stepMpack)
-	if err := r.se.Encode(&r.mb, r.emit); err != nil {
-		r.b.Fatal(err)
-	}
-	r.lap(stepIntake)
-	r.ack(id)
-	r.lap(stepSpool)
-}
+func (r *floorRig) metrics()   { r.cycle(false) }
+func (r *floorRig) processes() { r.cycle(true) }
 
-func (r *floorRig) processes() {
+// cycle is one metrics cycle or process run through the output path.
+func (r *floorRig) cycle(processes bool) {
 	r.lap(-1)
-	r.rec = r.enc.AppendProcesses(r.rec[:0], r.p)
+	if processes {
+		r.rec = r.enc.AppendProcesses(r.rec[:0], r.p)
+	} else {
+		r.rec = r.enc.AppendMetrics(r.rec[:0], r.m)
+	}
 	r.lap(stepMpack)
 	id := r.spool()
 	r.lap(stepSpool)
@@ -169,7 +159,13 @@ func (r *floorRig) processes() {
 		r.b.Fatal(err)
 	}
 	r.lap(stepMpack)
-	if err := r.pe.Encode(&r.pb, 1, r.emit); err != nil {
+	var err error
+	if processes {
+		err = r.pe.Encode(&r.pb, 1, r.emit)
+	} else {
+		err = r.se.Encode(&r.mb, r.emit)
+	}
+	if err != nil {
 		r.b.Fatal(err)
 	}
 	r.lap(stepIntake)
