@@ -47,21 +47,8 @@ func TestCountFDs(t *testing.T) {
 		{PID: int32(os.Getpid())},          // a host process: not counted
 		{PID: int32(cmd.Process.Pid), ContainerID: "unknown"},
 	}
-	// The child may still be between fork and exec, or its dynamic loader
-	// opening libraries: wait until it runs sleep and its listing is steady.
+	testenv.WaitExec(t, cmd.Process.Pid, "sleep")
 	childFD := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/fd"
-	last := -1
-	for range 500 {
-		comm, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm")
-		ents, err := os.ReadDir(childFD)
-		if err == nil && string(comm) == "sleep\n" {
-			if len(ents) == last {
-				break
-			}
-			last = len(ents)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	ents, err := os.ReadDir(childFD)
 	if err != nil {
 		t.Fatal(err)

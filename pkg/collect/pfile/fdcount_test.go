@@ -7,10 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/whippet-agent/whippet/internal/testenv"
 )
 
 // fdsListed counts /proc/<pid>/fd with the standard library, the oracle.
@@ -21,27 +21,6 @@ func fdsListed(t *testing.T, dir string) int64 {
 		t.Fatal(err)
 	}
 	return int64(len(ents))
-}
-
-// waitExec waits until pid runs comm and has settled: until exec the child
-// holds the descriptors exec closes (Go's fork/exec status pipe), and just
-// after it the dynamic loader opens and closes its libraries.
-func waitExec(tb testing.TB, pid int, comm string) {
-	tb.Helper()
-	dir := "/proc/" + strconv.Itoa(pid)
-	last := -1
-	for range 500 {
-		b, err := os.ReadFile(dir + "/comm")
-		ents, derr := os.ReadDir(dir + "/fd")
-		if err == nil && derr == nil && strings.TrimSpace(string(b)) == comm {
-			if len(ents) == last {
-				return
-			}
-			last = len(ents)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	tb.Fatalf("pid %d did not exec %s and settle", pid, comm)
 }
 
 // TestFDCounterProc counts a child's descriptors as it holds more files, and
@@ -74,7 +53,7 @@ func TestFDCounterProc(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitExec(t, cmd.Process.Pid, "sleep")
+		testenv.WaitExec(t, cmd.Process.Pid, "sleep")
 		dir := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/fd"
 		var c FDCounter
 		var p Path
@@ -159,7 +138,7 @@ func BenchmarkFDCount(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	waitExec(b, cmd.Process.Pid, "sleep")
+	testenv.WaitExec(b, cmd.Process.Pid, "sleep")
 	dir := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/fd"
 	for _, mode := range []struct {
 		name string
